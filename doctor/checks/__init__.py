@@ -1,0 +1,154 @@
+"""The check registry.
+
+A check is one decorated pure function of a :class:`Context` (facts, target, KB). It
+returns nothing when the machine passes, a :class:`Fail` (or a list of them) when it
+does not, or a :class:`Skip` when the facts it needs are unknown or it does not
+apply. Every module in this package is imported by :func:`all_checks`, so adding a
+check is one function in the right module plus its data in ``rules/``.
+
+Ids are permanent: a retired check's id goes into ``RETIRED`` and is never reused.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from doctor.facts import Facts
+from doctor.kb import KB
+from doctor.model import CheckResult, Finding, Severity
+from doctor.target import Target
+
+RETIRED: dict[str, str] = {}  # id -> why it was retired
+
+AREAS = {
+    "platform": "Operating system",
+    "python": "Python",
+    "driver": "NVIDIA driver",
+    "gpu": "GPUs",
+    "cuda": "CUDA",
+    "packages": "Packages",
+    "host": "Host resources",
+    "engine": "Engine",
+    "model": "Model fit",
+}
+
+
+@dataclass
+class Fail:
+    """A failed check: what was seen, what was expected, and the fix's parameters."""
+
+    evidence: str
+    expected: str
+    params: dict[str, Any] = field(default_factory=dict)
+    severity: Severity | None = None  # default: the check's
+    cause: str | None = None  # default: the check's
+    title: str | None = None  # default: the check's
+
+
+@dataclass
+class Skip:
+    reason: str
+
+
+Outcome = Union[Fail, Skip, None, Iterable[Union[Fail, Skip]]]
+
+
+@dataclass
+class Context:
+    facts: Facts
+    target: Target
+    kb: KB
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    symbol: str
+    area: str
+    cause: str
+    title: str
+    severity: Severity
+    func: Callable[[Context], Outcome]
+
+    @property
+    def doc(self) -> str:
+        return (self.func.__doc__ or "").strip()
+
+
+_REGISTRY: dict[str, Check] = {}
+
+
+def check(id: str, symbol: str, *, area: str, cause: str, title: str, severity: Severity = Severity.ERROR):
+    """Register a check function under a permanent id and a readable symbol."""
+
+    if area not in AREAS:
+        raise ValueError(f"check {id}: unknown area {area!r}")
+
+    def register(func: Callable[[Context], Outcome]) -> Callable[[Context], Outcome]:
+        if id in _REGISTRY or id in RETIRED:
+            raise ValueError(f"check id {id} is already used")
+        if any(c.symbol == symbol for c in _REGISTRY.values()):
+            raise ValueError(f"check symbol {symbol} is already used")
+        _REGISTRY[id] = Check(id, symbol, area, cause, title, severity, func)
+        return func
+
+    return register
+
+
+def all_checks() -> list[Check]:
+    for mod in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{mod.name}")
+    return sorted(_REGISTRY.values(), key=lambda c: (list(AREAS).index(c.area), c.id))
+
+
+def find_check(key: str) -> Check | None:
+    checks = all_checks()
+    return next((c for c in checks if key in (c.id, c.symbol)), None)
+
+
+def _outcomes(result: Outcome) -> list[Fail | Skip]:
+    if result is None:
+        return []
+    if isinstance(result, (Fail, Skip)):
+        return [result]
+    return [r for r in result if r is not None]
+
+
+def to_finding(chk: Check, fail: Fail, kb: KB) -> Finding:
+    cause = kb.cause(fail.cause or chk.cause)
+    return Finding(
+        id=chk.id,
+        symbol=chk.symbol,
+        category=cause.id,
+        severity=fail.severity or chk.severity,
+        title=fail.title or chk.title,
+        evidence=fail.evidence,
+        expected=fail.expected,
+        fix=cause.fix_for(fail.params),
+        docs=cause.docs,
+        area=chk.area,
+        params=fail.params,
+    )
+
+
+def run_checks(ctx: Context, areas: Iterable[str] | None = None) -> tuple[list[Finding], list[CheckResult]]:
+    """Run every registered check (optionally only some areas); pure given the context."""
+    wanted = set(areas) if areas is not None else None
+    findings: list[Finding] = []
+    results: list[CheckResult] = []
+    for chk in all_checks():
+        if wanted is not None and chk.area not in wanted:
+            continue
+        outcomes = _outcomes(chk.func(ctx))
+        fails = [o for o in outcomes if isinstance(o, Fail)]
+        skips = [o for o in outcomes if isinstance(o, Skip)]
+        findings.extend(to_finding(chk, f, ctx.kb) for f in fails)
+        status = "fail" if fails else "skip" if skips else "pass"
+        reason = "; ".join(s.reason for s in skips) if status == "skip" else ""
+        results.append(CheckResult(chk.id, chk.symbol, chk.area, chk.title, status, reason))
+    findings.sort(key=lambda f: (-f.severity.rank, list(AREAS).index(f.area) if f.area in AREAS else 99))
+    return findings, results

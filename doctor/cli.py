@@ -1,0 +1,168 @@
+"""The command line: parse arguments, call one function per command, map the outcome to an exit code.
+
+Kept thin and cheap to import: each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from doctor import __version__, errors
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Checks a machine for NVIDIA TensorRT-LLM before the engine build, and explains its error logs after.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+FormatOpt = typer.Option("human", "--format", "-f", help="human, json, junit, github or markdown.")
+OutputOpt = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout.")
+VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show evidence, expectations and every check.")
+StrictOpt = typer.Option(False, "--strict", help="Exit 1 on warnings too.")
+ConfigOpt = typer.Option(None, "--config", help="Policy file (default: trtllm-doctor.toml or [tool.trtllm-doctor] found upward).")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"trtllm-doctor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """trtllm-doctor."""
+
+
+def _finish(report, fmt: str, verbose: bool, output: Optional[str], strict: bool, config: Optional[Path]) -> None:
+    """Apply the policy, render, and exit with the report's code."""
+    from doctor.model import Severity
+    from doctor.policy import apply_policy
+    from doctor.render import emit
+
+    fail_on = apply_policy(report, config)
+    if strict:
+        fail_on = Severity.WARNING
+    emit(report, fmt, verbose=verbose, output=output)
+    raise typer.Exit(report.exit_code(fail_on))
+
+
+@app.command()
+def check(
+    snapshot: Optional[Path] = typer.Option(None, "--snapshot", help="Evaluate a saved snapshot instead of this machine."),
+    trtllm_version: Optional[str] = typer.Option(None, "--trtllm-version", help="Check for this TensorRT-LLM release (default: installed, else newest known)."),
+    python: Optional[str] = typer.Option(None, "--python", help="Read the packages of another interpreter (a venv's or a container's python)."),
+    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Where engines and checkpoints will be written (disk check)."),
+    engine: Optional[Path] = typer.Option(None, "--engine", help="Check an engine directory against this machine."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model preset name or a local HF config.json / folder."),
+    quant: Optional[str] = typer.Option(None, "--quant", help="bf16, fp16, fp8, int4_awq, int8_sq or nvfp4."),
+    kv_cache_dtype: str = typer.Option("auto", "--kv-cache-dtype", help="auto, fp8, int8 or fp16."),
+    tp: int = typer.Option(1, "--tp", min=1, help="Tensor-parallel size."),
+    pp: int = typer.Option(1, "--pp", min=1, help="Pipeline-parallel size."),
+    max_seq_len: Optional[int] = typer.Option(None, "--max-seq-len", min=1),
+    max_batch_size: Optional[int] = typer.Option(None, "--max-batch-size", min=1),
+    max_num_tokens: Optional[int] = typer.Option(None, "--max-num-tokens", min=1),
+    selftest: bool = typer.Option(False, "--selftest", help="Also run the GPU self-test and fold its results in."),
+    timeout: float = typer.Option(5.0, "--timeout", min=0.1, help="Seconds each probe may take."),
+    fmt: str = FormatOpt,
+    output: Optional[str] = OutputOpt,
+    verbose: bool = VerboseOpt,
+    strict: bool = StrictOpt,
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Check this machine (or a snapshot) for TensorRT-LLM; every problem comes with its fix."""
+    from doctor.commands.check import CheckOptions, run_check
+
+    opts = CheckOptions(
+        snapshot=snapshot, trtllm_version=trtllm_version, python=python, workdir=workdir, engine=engine,
+        model=model, quant=quant, kv_cache_dtype=kv_cache_dtype, tp=tp, pp=pp, max_seq_len=max_seq_len,
+        max_batch_size=max_batch_size, max_num_tokens=max_num_tokens, selftest=selftest, timeout=timeout,
+        config=config,
+    )
+    _finish(run_check(opts), fmt, verbose, output, strict, config)
+
+
+@app.command()
+def snapshot(
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the snapshot here (default: stdout)."),
+    python: Optional[str] = typer.Option(None, "--python", help="Read the packages of another interpreter."),
+    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Also measure free disk here."),
+    timeout: float = typer.Option(5.0, "--timeout", min=0.1, help="Seconds each probe may take."),
+) -> None:
+    """Write this machine's facts as JSON (no secrets), for `check --snapshot` elsewhere."""
+    from doctor.probes import collect
+
+    facts = collect(python=python, workdir=str(workdir) if workdir else None, timeout=timeout)
+    text = facts.to_json() + "\n"
+    if output and output != "-":
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise errors.UsageError(f"cannot write {output}: {exc.strerror}") from None
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+def rules(
+    rule_id: Optional[str] = typer.Argument(None, metavar="[ID]", help="A check id/symbol, signature id or cause id to explain."),
+    fmt: str = typer.Option("human", "--format", "-f", help="human or json."),
+) -> None:
+    """List every check, or explain one (like `rustc --explain`)."""
+    from doctor.commands.rules import run_rules
+
+    sys.stdout.write(run_rules(rule_id, fmt))
+
+
+def main() -> None:
+    """Console entry point: maps every outcome to the documented exit codes."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except errors.UsageError as exc:
+        print(f"trtllm-doctor: error: {exc}", file=sys.stderr)
+        sys.exit(errors.USAGE)
+    except KeyboardInterrupt:
+        print("trtllm-doctor: interrupted", file=sys.stderr)
+        sys.exit(errors.INTERRUPTED)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(errors.OK)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a raw traceback
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):  # click's usage errors
+            exc.show()
+            sys.exit(errors.USAGE)
+        if isinstance(exc, typer.Abort):
+            sys.exit(errors.INTERRUPTED)
+        from doctor.kb import KBError
+
+        if isinstance(exc, KBError):
+            print(f"trtllm-doctor: broken knowledge base: {exc}", file=sys.stderr)
+            sys.exit(errors.INTERNAL)
+        _crash(exc)
+    sys.exit(code if isinstance(code, int) else errors.OK)
+
+
+def _crash(exc: BaseException) -> None:
+    fd, path = tempfile.mkstemp(prefix="trtllm-doctor-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"trtllm-doctor {__version__}\nargv: {sys.argv}\npython: {sys.version}\n\n")
+        fh.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    print(
+        f"trtllm-doctor: internal error ({type(exc).__name__}: {exc}). This is a bug in trtllm-doctor {__version__}; "
+        f"please report it at {errors.ISSUES_URL} with {path}",
+        file=sys.stderr,
+    )
+    sys.exit(errors.INTERNAL)

@@ -1,0 +1,84 @@
+"""`trtllm-doctor check`: facts (live or from a snapshot) + target + KB -> findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from doctor.checks import Context, run_checks
+from doctor.errors import UsageError
+from doctor.facts import Facts, SnapshotError
+from doctor.kb import KB, default_kb
+from doctor.model import Report
+from doctor.target import Target, resolve_release
+
+
+@dataclass
+class CheckOptions:
+    snapshot: Path | None = None
+    trtllm_version: str | None = None
+    python: str | None = None
+    workdir: Path | None = None
+    engine: Path | None = None
+    model: str | None = None
+    quant: str | None = None
+    kv_cache_dtype: str = "auto"
+    tp: int = 1
+    pp: int = 1
+    max_seq_len: int | None = None
+    max_batch_size: int | None = None
+    max_num_tokens: int | None = None
+    selftest: bool = False
+    timeout: float = 5.0
+    config: Path | None = None
+
+
+def load_snapshot(path: Path) -> Facts:
+    """Read a snapshot file; any problem is a one-line usage error."""
+    try:
+        if path.is_dir():
+            raise UsageError(f"{path}: is a directory, expected a snapshot JSON file")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read snapshot {path}: {exc.strerror}") from None
+    if len(raw) > 64 * 2**20:
+        raise UsageError(f"{path}: {len(raw)} bytes is too large for a snapshot")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not a snapshot (binary data, not UTF-8 JSON)") from None
+    try:
+        return Facts.from_json(text)
+    except SnapshotError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+
+
+def build_target(opts: CheckOptions, facts: Facts, kb: KB) -> Target:
+    release, version, source = resolve_release(facts, kb, opts.trtllm_version)
+    if opts.quant is not None:
+        from doctor.target import QUANTS
+
+        if opts.quant not in QUANTS:
+            raise UsageError(f"--quant {opts.quant!r}: choose one of {', '.join(QUANTS)}")
+    return Target(
+        release=release, release_version=version, release_source=source, quant=opts.quant,
+        kv_cache_dtype=opts.kv_cache_dtype, tp=opts.tp, pp=opts.pp, max_seq_len=opts.max_seq_len,
+        max_batch_size=opts.max_batch_size, max_num_tokens=opts.max_num_tokens,
+        workdir=str(opts.workdir) if opts.workdir else None,
+    )
+
+
+def gather_facts(opts: CheckOptions) -> Facts:
+    if opts.snapshot is not None:
+        return load_snapshot(opts.snapshot)
+    from doctor.probes import collect
+
+    return collect(python=opts.python, workdir=str(opts.workdir) if opts.workdir else None, timeout=opts.timeout)
+
+
+def run_check(opts: CheckOptions, kb: KB | None = None) -> Report:
+    kb = kb or default_kb()
+    facts = gather_facts(opts)
+    target = build_target(opts, facts, kb)
+    findings, results = run_checks(Context(facts, target, kb))
+    return Report("check", findings, facts.to_dict(), results, target.to_dict())

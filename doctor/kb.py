@@ -1,0 +1,278 @@
+"""Load and validate the knowledge base in ``rules/*.toml``.
+
+Every file is validated when loaded; a bad file raises :class:`KBError` naming the
+file, the entry and the key. Each table is loaded on first use only, so a command
+pays for what it reads.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10
+    import tomli as tomllib
+
+from packaging.version import InvalidVersion, Version
+
+from doctor.model import Cause
+
+
+class KBError(Exception):
+    """A rules file is missing, unparsable or has a bad entry."""
+
+
+def rules_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_rules", here.parent / "rules"):
+        if candidate.is_dir():
+            return candidate
+    raise KBError(f"rules directory not found next to {here}")
+
+
+def load_toml(name: str, directory: Path | None = None) -> dict[str, Any]:
+    path = (directory or rules_dir()) / name
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise KBError(f"{path}: rules file missing") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise KBError(f"{path}: not valid TOML: {exc}") from None
+    if data.get("schema") != 1:
+        raise KBError(f"{path}: key 'schema': expected 1, found {data.get('schema')!r}")
+    return data
+
+
+def _check_type(value: Any, hint: Any) -> bool:
+    origin = get_origin(hint)
+    if hint is Any:
+        return True
+    if origin is list:
+        (item,) = get_args(hint) or (Any,)
+        return isinstance(value, list) and all(_check_type(v, item) for v in value)
+    if origin is dict:
+        return isinstance(value, dict)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def build_entries(cls: type, entries: Any, where: str) -> list:
+    """Turn a list of TOML tables into ``cls`` instances, naming file/entry/key on error.
+
+    Fields without a default are required; unknown keys are errors (a typo in a rules
+    file must not silently drop a fact).
+    """
+    if not isinstance(entries, list):
+        raise KBError(f"{where}: expected an array of tables")
+    hints = get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+    out = []
+    for i, entry in enumerate(entries):
+        label = f"{where}[{i}]"
+        if isinstance(entry, dict) and isinstance(entry.get("id") or entry.get("version") or entry.get("key"), str):
+            label += f" ({entry.get('id') or entry.get('version') or entry.get('key')})"
+        if not isinstance(entry, dict):
+            raise KBError(f"{label}: expected a table")
+        for key in entry:
+            if key not in names:
+                raise KBError(f"{label}: unknown key {key!r}")
+        for key in required:
+            if key not in entry:
+                raise KBError(f"{label}: missing key {key!r}")
+        for key, value in entry.items():
+            if not _check_type(value, hints[key]):
+                raise KBError(f"{label}: key {key!r} has the wrong type ({type(value).__name__})")
+        out.append(cls(**entry))
+    return out
+
+
+@dataclass(frozen=True)
+class Release:
+    version: str
+    python: list[str]
+    cuda: str
+    cuda_major: int
+    tensorrt: str
+    min_driver: str
+    sm: list[int]
+    sources: list[str]
+    prerelease: bool = False
+    platforms: list[str] = ("linux-x86_64",)  # type: ignore[assignment]
+    tensorrt_spec: str = ""
+    torch_spec: str = ""
+    min_driver_compat: str = ""
+    fp8_sm: list[int] = ()  # type: ignore[assignment]
+    fp4_sm: list[int] = ()  # type: ignore[assignment]
+    int4_awq_min_sm: int = 75
+    int8_sq_min_sm: int = 80
+    pip_extra_index: str = ""
+    install: list[str] = ()  # type: ignore[assignment]
+    container: str = ""
+    note: str = ""
+
+    @property
+    def parsed(self) -> Version:
+        return Version(self.version)
+
+
+@dataclass(frozen=True)
+class GPU:
+    key: str
+    names: list[str]
+    arch: str
+    cc: str
+    memory_gib: float
+    fp8: bool
+    fp4: bool
+    sources: list[str]
+    memory_mib: int = 0
+    nvlink: bool = False
+    datacenter: bool = False
+    note: str = ""
+
+    @property
+    def sm(self) -> int:
+        major, minor = self.cc.split(".")
+        return int(major) * 10 + int(minor)
+
+
+@dataclass(frozen=True)
+class CudaVersion:
+    version: str
+    min_driver: str
+    sources: list[str]
+    update: str = "GA"
+    full: str = ""
+
+
+@dataclass(frozen=True)
+class CudaFamily:
+    major: int
+    min_driver: str
+    sources: list[str]
+    max_driver_exclusive: str = ""
+
+
+@dataclass(frozen=True)
+class DriverBranch:
+    branch: int
+    max_cuda: str
+    sources: list[str]
+
+
+@dataclass(frozen=True)
+class _CauseEntry:
+    id: str
+    title: str
+    fix: str
+    docs: str
+    note: str = ""
+
+
+def version_key(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+class KB:
+    """The knowledge base; each table is parsed and validated on first access."""
+
+    def __init__(self, directory: Path | None = None):
+        self.directory = directory or rules_dir()
+
+    def _load(self, name: str) -> dict[str, Any]:
+        return load_toml(name, self.directory)
+
+    @functools.cached_property
+    def causes(self) -> dict[str, Cause]:
+        entries = build_entries(_CauseEntry, self._load("causes.toml").get("cause"), "causes.toml: cause")
+        out: dict[str, Cause] = {}
+        for e in entries:
+            if e.id in out:
+                raise KBError(f"causes.toml: cause ({e.id}): duplicate id")
+            out[e.id] = Cause(e.id, e.title, e.fix, e.docs, e.note)
+        return out
+
+    def cause(self, cause_id: str) -> Cause:
+        try:
+            return self.causes[cause_id]
+        except KeyError:
+            raise KBError(f"causes.toml: no cause with id {cause_id!r}") from None
+
+    @functools.cached_property
+    def releases(self) -> list[Release]:
+        rel = build_entries(Release, self._load("releases.toml").get("release"), "releases.toml: release")
+        for r in rel:
+            if version_key(r.version) is None:
+                raise KBError(f"releases.toml: release ({r.version}): key 'version' is not a version")
+        return sorted(rel, key=lambda r: r.parsed)
+
+    def newest_release(self) -> Release:
+        stable = [r for r in self.releases if not r.prerelease]
+        return stable[-1]
+
+    def release(self, version: str) -> Release | None:
+        """The KB entry for an installed/asked version: exact, else same major.minor.micro, else same major.minor."""
+        v = version_key(version)
+        if v is None:
+            return None
+        for r in self.releases:
+            if r.parsed == v:
+                return r
+        same_micro = [r for r in self.releases if r.parsed.release[:3] == v.release[:3] and not r.prerelease]
+        if same_micro:
+            return same_micro[-1]
+        same_minor = [r for r in self.releases if r.parsed.release[:2] == v.release[:2]]
+        older = [r for r in same_minor if r.parsed <= v] or same_minor
+        return older[-1] if older else None
+
+    @functools.cached_property
+    def gpus(self) -> list[GPU]:
+        return build_entries(GPU, self._load("gpus.toml").get("gpu"), "gpus.toml: gpu")
+
+    def gpu(self, name: str) -> GPU | None:
+        """Look a GPU up by the name NVML reports (exact, then case-insensitive, then as a substring)."""
+        lowered = name.strip().lower()
+        for g in self.gpus:
+            if name in g.names or lowered in (n.lower() for n in g.names):
+                return g
+        return None
+
+    @functools.cached_property
+    def cuda(self) -> list[CudaVersion]:
+        return build_entries(CudaVersion, self._load("cuda.toml").get("cuda"), "cuda.toml: cuda")
+
+    @functools.cached_property
+    def cuda_families(self) -> list[CudaFamily]:
+        return build_entries(CudaFamily, self._load("cuda.toml").get("family"), "cuda.toml: family")
+
+    @functools.cached_property
+    def driver_branches(self) -> list[DriverBranch]:
+        return build_entries(DriverBranch, self._load("cuda.toml").get("driver_branch", []), "cuda.toml: driver_branch")
+
+    def min_driver_for_cuda(self, cuda: str) -> str | None:
+        """Minimum Linux driver for CUDA ``major.minor[.patch]``: the GA entry of that major.minor."""
+        parts = cuda.split(".")
+        mm = ".".join(parts[:2])
+        ga = [c for c in self.cuda if c.version == mm and c.update == "GA"]
+        return ga[0].min_driver if ga else None
+
+    def family(self, major: int) -> CudaFamily | None:
+        return next((f for f in self.cuda_families if f.major == major), None)
+
+
+@functools.lru_cache(maxsize=1)
+def default_kb() -> KB:
+    return KB()

@@ -1,0 +1,84 @@
+"""Probes: the only code that touches the machine.
+
+Each probe fills one section of :class:`~doctor.facts.Facts`. They run concurrently,
+each under a time bound; a probe that raises or overruns leaves its section with
+``error`` set ("timed out after 5 s", "libnvidia-ml.so.1 not found"), never a
+traceback and never a hang (an overrunning probe's thread is abandoned; it is a
+daemon thread and cannot keep the process alive).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from doctor import __version__
+from doctor.facts import Facts
+
+
+def run_bounded(func: Callable[[], Any], timeout: float) -> tuple[Any, str | None, float]:
+    """Run ``func`` in a daemon thread; return (result, error, elapsed_ms)."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = func()
+        except BaseException as exc:  # noqa: BLE001 - a probe must never raise past here
+            box["error"] = f"{type(exc).__name__}: {exc}".strip()
+
+    start = time.perf_counter()
+    thread = threading.Thread(target=target, daemon=True, name=f"probe-{getattr(func, '__name__', 'x')}")
+    thread.start()
+    thread.join(timeout)
+    elapsed = (time.perf_counter() - start) * 1000
+    if thread.is_alive():
+        return None, f"timed out after {timeout:g} s", elapsed
+    return box.get("result"), box.get("error"), elapsed
+
+
+def collect(python: str | None = None, workdir: str | None = None, timeout: float = 5.0) -> Facts:
+    """Probe this machine and return its facts."""
+    from doctor.probes import cuda, gpus, packages, system
+
+    if python:
+        packages.run_in(python)  # a bad --python is a usage error, raised here rather than buried in a section
+    facts = Facts(tool_version=__version__, created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    jobs: dict[str, Callable[[], Any]] = {
+        "platform": system.probe_platform,
+        "python": lambda: system.probe_python(python),
+        "gpus": gpus.probe,
+        "cuda": cuda.probe,
+        "packages": lambda: packages.probe(python, timeout=timeout),
+        "host": lambda: system.probe_host(workdir),
+    }
+    results: dict[str, tuple[Any, str | None, float]] = {}
+    threads = []
+    for name, job in jobs.items():
+        t = threading.Thread(target=lambda n=name, j=job: results.__setitem__(n, run_bounded(j, timeout)), daemon=True)
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join(timeout + 1)
+
+    for name in jobs:
+        result, error, ms = results.get(name, (None, f"timed out after {timeout:g} s", timeout * 1000))
+        facts.timings_ms[name] = round(ms, 1)
+        if name == "gpus":
+            if result is not None:
+                facts.driver, facts.gpus = result
+            else:
+                facts.driver.error = facts.gpus.error = error
+            continue
+        section = getattr(facts, name)
+        if result is not None:
+            setattr(facts, name, result)
+        else:
+            section.error = error
+    facts.env = system.allowed_env()
+    # The CUDA section needs the package list (wheel runtimes come from package names).
+    if facts.packages.installed:
+        facts.cuda.wheel_runtimes.update(cuda.wheel_runtimes(facts.packages.installed))
+    return facts
