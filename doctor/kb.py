@@ -138,6 +138,7 @@ class GPU:
     memory_mib: int = 0
     nvlink: bool = False
     datacenter: bool = False
+    unified_memory: bool = False  # GB10, Jetson: GPU memory is the host's
     note: str = ""
 
     @property
