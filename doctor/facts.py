@@ -130,6 +130,7 @@ class HostFacts:
     memlock_bytes: int | None = None  # -1 = unlimited
     disks: list[DiskFacts] = field(default_factory=list)
     mpirun: str | None = None
+    libmpi: str | None = None  # the Open MPI library the loader finds (TensorRT-LLM links it even on one GPU)
     is_root: bool | None = None
     error: str | None = None
 

@@ -154,6 +154,7 @@ class CudaVersion:
     sources: list[str]
     update: str = "GA"
     full: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ class CudaFamily:
     min_driver: str
     sources: list[str]
     max_driver_exclusive: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,7 @@ class DriverBranch:
     branch: int
     max_cuda: str
     sources: list[str]
+    note: str = ""
 
 
 @dataclass(frozen=True)

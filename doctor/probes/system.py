@@ -163,5 +163,8 @@ def probe_host(workdir: str | None = None) -> HostFacts:
         seen.add(key)
         host.disks.append(d)
     host.mpirun = shutil.which("mpirun")
+    import ctypes.util
+
+    host.libmpi = ctypes.util.find_library("mpi")
     host.is_root = os.geteuid() == 0 if hasattr(os, "geteuid") else None
     return host

@@ -122,8 +122,9 @@ def _lines(report: Report, verbose: bool) -> list[tuple[str, str]]:
         for area in areas:
             found = [f for f in report.findings if f.area == area]
             worst = max((f.severity for f in found), key=lambda s: s.rank, default=None)
-            mark = MARK[worst] if worst else MARK["pass"]
-            style = STYLE[worst] if worst else STYLE["pass"]
+            all_skipped = all(c.status == "skip" for c in report.checks if c.area == area)
+            state = worst or ("skip" if all_skipped else "pass")
+            mark, style = MARK[state], STYLE[state]
             text = f"[{mark}] {AREAS[area]}"
             head_line = headline(area, report.facts)
             if head_line:

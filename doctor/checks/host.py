@@ -1,0 +1,104 @@
+"""Host resource checks: RAM, disk, /dev/shm, locked memory, MPI."""
+
+from __future__ import annotations
+
+from doctor.checks import Context, Fail, Skip, check
+from doctor.model import Severity
+
+GIB = 2**30
+# The guide's requirements table: RAM 32 GB minimum (64 GB+ for 70B builds), disk 200 GB, /dev/shm 16 GB for Triton.
+MIN_RAM_GIB = 30  # a "32 GB" machine reports about 31 GiB of MemTotal after firmware and kernel reservations
+MIN_DISK_GB = 200
+MIN_SHM_GIB = 16
+MIN_MEMLOCK = 64 * 2**20
+
+
+def effective_ram(ctx: Context) -> tuple[int | None, int | None]:
+    """(usable RAM in bytes, cgroup limit if it is what binds)."""
+    h = ctx.facts.host
+    total, limit = h.ram_total_bytes, h.cgroup_memory_limit_bytes
+    if total is None:
+        return None, None
+    if limit is not None and limit < total:
+        return limit, limit
+    return total, None
+
+
+@check("HOST001", "ram-too-small", area="host", cause="ram-too-small", title="Host RAM below the build minimum",
+       severity=Severity.WARNING)
+def ram(ctx: Context):
+    """Engine builds load the checkpoint in host RAM (about 2x its size): 32 GB minimum, 64 GB+ for 70B models."""
+    usable, limit = effective_ram(ctx)
+    if usable is None:
+        return Skip("RAM unknown")
+    if usable < MIN_RAM_GIB * GIB:
+        what = f"{usable / GIB:.1f} GiB" + (" (cgroup limit)" if limit else " total")
+        return Fail(what, "32 GB or more (64 GB+ for 70B builds)",
+                    {"ram_gib": round(usable / GIB, 1), "limit_gib": round(limit / GIB, 1) if limit else None})
+    return None
+
+
+@check("HOST002", "disk-too-small", area="host", cause="disk-too-small", title="Less free disk than the build needs",
+       severity=Severity.WARNING)
+def disk(ctx: Context):
+    """Checkpoints, converted weights and engines grow fast: the guide asks for 200 GB free (NVMe)."""
+    disks = [d for d in ctx.facts.host.disks if d.free_bytes is not None]
+    if not disks:
+        return Skip("free disk unknown")
+    return [Fail(f"{d.free_bytes / GIB:.0f} GiB free at {d.path} ({d.purpose})", f">= {MIN_DISK_GB} GB free",
+                 {"path": d.path, "free_gib": round(d.free_bytes / GIB)})
+            for d in disks if d.free_bytes < MIN_DISK_GB * 10**9]
+
+
+@check("HOST003", "shm-too-small", area="host", cause="shm-too-small", title="/dev/shm smaller than Triton needs",
+       severity=Severity.WARNING)
+def shm(ctx: Context):
+    """Triton's Python backend, NCCL and MPI exchange data through /dev/shm; Docker's default is 64 MB."""
+    size = ctx.facts.host.shm_total_bytes
+    if ctx.facts.platform.system not in (None, "Linux"):
+        return Skip("not Linux")
+    if size is None:
+        return Skip("/dev/shm not found")
+    if size < MIN_SHM_GIB * GIB * 0.99:
+        return Fail(f"/dev/shm is {size / GIB:.2f} GiB", f">= {MIN_SHM_GIB} GiB (docker --shm-size=16g or --ipc=host)",
+                    {"shm_gib": round(size / GIB, 2)})
+    return None
+
+
+@check("HOST004", "memlock-low", area="host", cause="memlock-too-low", title="Locked-memory limit is low",
+       severity=Severity.WARNING)
+def memlock(ctx: Context):
+    """NCCL and MPI pin host buffers; Docker's default memlock limit (64 KiB-8 MiB) is too small for them."""
+    limit = ctx.facts.host.memlock_bytes
+    if limit is None:
+        return Skip("memlock limit unknown")
+    if limit != -1 and limit < MIN_MEMLOCK:
+        return Fail(f"ulimit -l is {limit // 1024} KiB", "unlimited (docker --ulimit memlock=-1)", {})
+    return None
+
+
+@check("HOST005", "mpi-as-root", area="host", cause="mpi-run-as-root", title="Running as root: mpirun will refuse without a flag",
+       severity=Severity.INFO)
+def mpi_root(ctx: Context):
+    """Open MPI refuses to start as root unless told to; multi-GPU TensorRT-LLM launches through mpirun."""
+    h, env = ctx.facts.host, ctx.facts.env
+    if not h.is_root or not h.mpirun:
+        return Skip("not root, or no mpirun")
+    if env.get("OMPI_ALLOW_RUN_AS_ROOT") == "1" and env.get("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM") == "1":
+        return None
+    severity = Severity.WARNING if (ctx.target.world_size > 1 or len(ctx.facts.gpus.gpus) > 1) else Severity.INFO
+    return Fail(f"uid 0 with {h.mpirun}", "--allow-run-as-root or OMPI_ALLOW_RUN_AS_ROOT=1 + OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+                {}, severity=severity)
+
+
+@check("HOST006", "no-libmpi", area="host", cause="missing-shared-library", title="Open MPI library not found")
+def libmpi(ctx: Context):
+    """tensorrt_llm links libmpi.so even on one GPU (mpi4py); without it `import tensorrt_llm` fails."""
+    f = ctx.facts
+    if f.platform.system not in (None, "Linux"):
+        return Skip("not Linux")
+    if f.host.libmpi or f.host.mpirun:
+        return None
+    installed = "tensorrt-llm" in f.packages.installed
+    return Fail("no libmpi.so found by the loader, no mpirun on PATH", "Open MPI (apt-get install libopenmpi-dev)",
+                {"lib": "libmpi.so.40"}, severity=Severity.ERROR if installed else Severity.WARNING)

@@ -1,0 +1,121 @@
+"""Installed-package checks: TensorRT-LLM present, its declared requirements met, wheels agreeing on CUDA."""
+
+from __future__ import annotations
+
+import re
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from doctor.checks import Context, Fail, Skip, check
+from doctor.model import Severity
+
+KEY_PACKAGES = ("tensorrt", "torch", "cuda-python", "cuda-bindings", "nvidia-modelopt", "transformers", "mpi4py")
+
+
+def install_plan(ctx: Context) -> tuple[object | None, str | None]:
+    """The newest release that fits this Python and driver, and its documented install command(s)."""
+    f, kb = ctx.facts, ctx.kb
+    minor = ".".join((f.python.version or "").split(".")[:2])
+    driver_major = None
+    m = re.match(r"(\d+)\.", f.driver.cuda_version or "")
+    if m:
+        driver_major = int(m.group(1))
+    asked = ctx.target.release if ctx.target.release_source == "asked" else None
+    candidates = [asked] if asked else [r for r in reversed(kb.releases) if not r.prerelease]
+    fits_driver = [r for r in candidates if driver_major is None or r.cuda_major <= driver_major]
+    for rel in fits_driver:
+        if not minor or minor in rel.python:
+            return rel, " && ".join(rel.install) if rel.install else None
+    if fits_driver:  # no wheel for this Python (PY001 says so): name the Python that has one
+        rel = fits_driver[0]
+        command = " && ".join(rel.install) if rel.install else f"pip3 install tensorrt-llm=={rel.version}"
+        return rel, f"with Python {rel.python[-1]} (python{rel.python[-1]} -m venv ~/venvs/trtllm): {command}"
+    return None, None
+
+
+@check("PKG001", "trtllm-not-installed", area="packages", cause="trtllm-not-installed",
+       title="TensorRT-LLM is not installed")
+def trtllm_installed(ctx: Context):
+    """Without the tensorrt_llm package there is no trtllm-build or trtllm-serve; the fix names the release
+    and install command that suit this Python and driver."""
+    pk = ctx.facts.packages
+    if pk.error and not pk.installed:
+        return Skip(f"packages unknown ({pk.error})")
+    if "tensorrt-llm" in pk.installed:
+        return None
+    rel, command = install_plan(ctx)
+    params = {"install": command, "container": getattr(rel, "container", None) or None, "release": getattr(rel, "version", None)}
+    expected = f"tensorrt-llm {rel.version} (fits Python {ctx.facts.python.version} and this driver)" if rel else "tensorrt-llm installed"
+    return Fail(f"no tensorrt-llm distribution in {pk.python or 'this Python'}", expected, params)
+
+
+@check("PKG002", "trtllm-requirement-unmet", area="packages", cause="package-conflict",
+       title="A package does not satisfy what tensorrt-llm declares")
+def requirements_met(ctx: Context):
+    """tensorrt-llm pins tensorrt, torch, cuda-python, modelopt and others (its Requires-Dist); a mismatch
+    shows up as undefined symbols or import errors at run time."""
+    pk = ctx.facts.packages
+    if "tensorrt-llm" not in pk.installed:
+        return Skip("tensorrt-llm not installed")
+    if not pk.trtllm_requires:
+        return Skip("tensorrt-llm declares no requirements (metadata unreadable?)")
+    rel = pk.installed["tensorrt-llm"]
+    bad = [r for r in pk.trtllm_requires if not r.ok]
+    key = [r for r in bad if r.name in KEY_PACKAGES or r.name.startswith("nvidia-")]
+    rest = [r for r in bad if r not in key]
+    fails = [Fail(f"{r.name} {r.installed or 'missing'}", r.requirement,
+                  {"release": rel, "package": r.name, "installed": r.installed or "missing", "required": r.requirement})
+             for r in key]
+    if rest:
+        listing = ", ".join(f"{r.name} {r.installed or 'missing'} (needs {r.requirement})" for r in rest)
+        fails.append(Fail(listing, "every declared requirement satisfied", {"release": rel}, severity=Severity.WARNING))
+    return fails
+
+
+@check("PKG003", "tensorrt-release-mismatch", area="packages", cause="package-conflict",
+       title="tensorrt is not the version the TensorRT-LLM release pins")
+def tensorrt_matches_release(ctx: Context):
+    """Each release is built against one TensorRT minor (0.17: 10.8, 1.2: 10.14); another TensorRT fails with
+    undefined symbols or refuses the engine."""
+    pk, rel = ctx.facts.packages, ctx.target.release
+    trt = pk.installed.get("tensorrt") or pk.installed.get("tensorrt-cu12") or pk.installed.get("tensorrt-cu13")
+    if not trt:
+        return Skip("tensorrt not installed")
+    if rel is None or not rel.tensorrt_spec:
+        return Skip("release's TensorRT pin unknown")
+    try:
+        ok = SpecifierSet(rel.tensorrt_spec).contains(Version(trt), prereleases=True)
+    except (InvalidSpecifier, InvalidVersion):
+        return Skip(f"unreadable version {trt!r} or pin {rel.tensorrt_spec!r}")
+    if not ok:
+        return Fail(f"tensorrt {trt} with TensorRT-LLM {ctx.target.release_version}",
+                    f"tensorrt{rel.tensorrt_spec} (TensorRT-LLM {rel.version} pins TensorRT {rel.tensorrt})",
+                    {"release": rel.version, "package": "tensorrt", "installed": trt, "required": f"tensorrt{rel.tensorrt_spec}"})
+    return None
+
+
+@check("PKG004", "wheels-cuda-majors-differ", area="packages", cause="package-conflict",
+       title="Installed wheels are built for different CUDA majors")
+def one_cuda_major(ctx: Context):
+    """torch+cu130 next to tensorrt-cu12 (or nvidia-*-cu12 next to CUDA 13 wheels) loads two CUDA runtimes
+    and fails with undefined symbols or 'CUDA driver version is insufficient'."""
+    runtimes = {k: v for k, v in ctx.facts.cuda.wheel_runtimes.items() if k not in ("cuda-python",)}
+    majors: dict[str, list[str]] = {}
+    for pkg, runtime in runtimes.items():
+        majors.setdefault(runtime.split(".")[0], []).append(pkg)
+    if len(majors) < 2:
+        return None
+    listing = "; ".join(f"CUDA {m}: {', '.join(sorted(p))}" for m, p in sorted(majors.items()))
+    return Fail(listing, "one CUDA major across torch, tensorrt and the nvidia-* wheels",
+                {"release": ctx.facts.packages.installed.get("tensorrt-llm")})
+
+
+@check("PKG005", "broken-metadata", area="packages", cause="package-conflict",
+       title="Distributions with unreadable metadata", severity=Severity.WARNING)
+def broken_metadata(ctx: Context):
+    """A half-installed or interrupted pip leaves metadata without a name or version; pip and imports may trip on it."""
+    broken = ctx.facts.packages.broken
+    if broken:
+        return Fail(", ".join(broken[:10]), "readable METADATA for every distribution", {})
+    return None
