@@ -54,12 +54,14 @@ def _finish(report, fmt: str, verbose: bool, output: Optional[str], strict: bool
     fail_on = apply_policy(report, config)
     if strict:
         fail_on = Severity.WARNING
+    report.extra.setdefault("policy", {})["fail_on"] = fail_on.value
     emit(report, fmt, verbose=verbose, output=output)
     raise typer.Exit(report.exit_code(fail_on))
 
 
 @app.command()
 def check(
+    ctx: typer.Context,
     snapshot: Optional[Path] = typer.Option(None, "--snapshot", help="Evaluate a saved snapshot instead of this machine."),
     trtllm_version: Optional[str] = typer.Option(None, "--trtllm-version", help="Check for this TensorRT-LLM release (default: installed, else newest known)."),
     python: Optional[str] = typer.Option(None, "--python", help="Read the packages of another interpreter (a venv's or a container's python)."),
@@ -90,6 +92,9 @@ def check(
         max_batch_size=max_batch_size, max_num_tokens=max_num_tokens, selftest=selftest, timeout=timeout,
         config=config,
     )
+    from doctor.policy import fill_check_options, resolve, set_on_command_line
+
+    fill_check_options(opts, resolve(config), set_on_command_line(ctx))
     _finish(run_check(opts), fmt, verbose, output, strict, config)
 
 
