@@ -183,6 +183,25 @@ class _CauseEntry:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class Signature:
+    """One log signature (rules/signatures.toml): regexes that recognise a real message, mapped onto a cause."""
+
+    id: str
+    symbol: str
+    cause: str
+    severity: str
+    role: str
+    confidence: str
+    patterns: list[str]
+    note: str
+    examples: list[dict]
+
+
+SIGNATURE_ROLES = ("root", "consequence")
+SIGNATURE_CONFIDENCES = ("high", "medium", "low")
+
+
 def version_key(text: str) -> Version | None:
     try:
         return Version(text)
@@ -275,6 +294,51 @@ class KB:
 
     def family(self, major: int) -> CudaFamily | None:
         return next((f for f in self.cuda_families if f.major == major), None)
+
+    @functools.cached_property
+    def signatures(self) -> list[Signature]:
+        """Log signatures for `explain`, validated: ids, causes, enums, regexes and examples."""
+        import re
+
+        data = self._load("signatures.toml")
+        sigs = build_entries(Signature, data.get("signature"), "signatures.toml: signature")
+        retired = data.get("retired", [])
+        if not isinstance(retired, list) or not all(isinstance(r, str) for r in retired):
+            raise KBError("signatures.toml: key 'retired': expected a list of ids")
+        seen_ids: set[str] = set()
+        seen_symbols: set[str] = set()
+        for s in sigs:
+            where = f"signatures.toml: signature ({s.id})"
+            if not re.fullmatch(r"S\d{3}", s.id):
+                raise KBError(f"{where}: key 'id': expected S followed by 3 digits")
+            if s.id in seen_ids or s.id in retired:
+                raise KBError(f"{where}: duplicate or retired id")
+            if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", s.symbol) or s.symbol in seen_symbols:
+                raise KBError(f"{where}: key 'symbol': not kebab-case or a duplicate ({s.symbol!r})")
+            seen_ids.add(s.id)
+            seen_symbols.add(s.symbol)
+            if s.cause not in self.causes:
+                raise KBError(f"{where}: key 'cause': no cause {s.cause!r} in causes.toml")
+            for key, value, allowed in (("severity", s.severity, ("error", "warning", "info")),
+                                        ("role", s.role, SIGNATURE_ROLES), ("confidence", s.confidence, SIGNATURE_CONFIDENCES)):
+                if value not in allowed:
+                    raise KBError(f"{where}: key {key!r}: {value!r} is not one of {', '.join(allowed)}")
+            if not s.patterns:
+                raise KBError(f"{where}: key 'patterns': empty")
+            for i, pat in enumerate(s.patterns):
+                try:
+                    re.compile(pat)
+                except re.error as exc:
+                    raise KBError(f"{where}: key 'patterns'[{i}]: bad regex: {exc}") from None
+            if not s.examples:
+                raise KBError(f"{where}: key 'examples': at least one real example is required")
+            for i, ex in enumerate(s.examples):
+                if set(ex) != {"line", "source"} or not all(isinstance(v, str) and v for v in ex.values()):
+                    raise KBError(f"{where}: examples[{i}]: expected exactly a non-empty 'line' and 'source'")
+        return sigs
+
+    def signature(self, sig_id: str) -> Signature | None:
+        return next((s for s in self.signatures if s.id == sig_id or s.symbol == sig_id), None)
 
 
 @functools.lru_cache(maxsize=1)

@@ -101,15 +101,17 @@ def wheel_cuda_vs_driver(ctx: Context):
     driver_cuda = _cuda_mm(drv.cuda_version)
     if driver_cuda is None:
         return Skip("driver CUDA version unknown")
-    fails = []
-    for pkg, runtime in sorted(cuda.wheel_runtimes.items()):
-        major = int(runtime.split(".")[0])
-        if major > driver_cuda[0]:
-            fails.append(Fail(f"{pkg} is built for CUDA {runtime}; driver {drv.version} supports CUDA {drv.cuda_version}",
-                              f"CUDA {driver_cuda[0]}.x wheels, or a driver for CUDA {major}",
-                              {"runtime_cuda": runtime, "driver_cuda": drv.cuda_version,
-                               "required_driver": ctx.kb.family(major).min_driver if ctx.kb.family(major) else None}))
-    return fails
+    newer = {pkg: rt for pkg, rt in sorted(cuda.wheel_runtimes.items()) if int(rt.split(".")[0]) > driver_cuda[0]}
+    if not newer:
+        return None
+    runtime = max(newer.values(), key=lambda rt: (int(rt.split(".")[0]), not rt.endswith(".x")))
+    major = int(runtime.split(".")[0])
+    family = ctx.kb.family(major)
+    listing = ", ".join(f"{pkg} (CUDA {rt})" for pkg, rt in newer.items())
+    return Fail(f"{listing}; driver {drv.version} supports CUDA {drv.cuda_version}",
+                f"CUDA {driver_cuda[0]}.x wheels, or a driver for CUDA {major}",
+                {"runtime_cuda": runtime, "driver_cuda": drv.cuda_version,
+                 "required_driver": family.min_driver if family else None})
 
 
 @check("CUDA002", "cuda-python-no-driver", area="cuda", cause="cuda-python-broken",

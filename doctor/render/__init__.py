@@ -16,6 +16,9 @@ from doctor.model import Report
 FORMATS = {
     "human": "doctor.render.console",
     "json": "doctor.render.json",
+    "junit": "doctor.render.junit",
+    "github": "doctor.render.github",
+    "markdown": "doctor.render.markdown",
 }
 
 

@@ -1,0 +1,174 @@
+"""Markdown: facts and findings, ready to paste into a bug report or a CI step summary.
+
+Anything secret-looking is redacted from the whole text: known token shapes (Hugging Face
+``hf_...``, GitHub, NGC/NVIDIA API keys, AWS key ids, OpenAI-style ``sk-``, bearer tokens),
+credentials in URLs, ``NAME=value`` where NAME says TOKEN/KEY/SECRET/PASSWORD, and the
+values of such variables in this process's environment wherever they appear.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from doctor.model import Finding, Report, Severity
+
+REDACTED = "<redacted>"
+_SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.I)
+_PATTERNS = [
+    re.compile(r"\bhf_[A-Za-z0-9]{20,}\b"),  # Hugging Face
+    re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}\b"),  # GitHub
+    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{30,}\b"),
+    re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}\b"),  # GitLab
+    re.compile(r"\bnvapi-[A-Za-z0-9_\-]{20,}\b"),  # NVIDIA API catalogue / NGC
+    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key id
+    re.compile(r"\bsk-[A-Za-z0-9_\-]{20,}\b"),  # OpenAI-style keys
+    re.compile(r"\bxox[abpr]-[A-Za-z0-9\-]{10,}\b"),  # Slack
+    re.compile(r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\b"),  # JWT
+]
+_BEARER = re.compile(r"(?i)\b(bearer|authorization:\s*(?:basic|token)?)\s+[A-Za-z0-9._~+/=\-]{8,}")
+_URL_CRED = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^/\s:@]+):([^/\s@]+)@")
+_ASSIGN = [
+    # SOME_TOKEN=..., AWS_SECRET_ACCESS_KEY: ... (an upper-case name ending in the secret word)
+    re.compile(r"\b([A-Z][A-Z0-9_]*(?:TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIALS?))(\s*[=:]\s*)(['\"]?)([^\s'\",;]{4,})"),
+    # token=..., password: ..., api_key=...
+    re.compile(r"(?i)\b(token|api[_-]?key|secret|password|passwd|access[_-]?key)(\s*[=:]\s*)(['\"]?)([^\s'\",;]{4,})"),
+    # --token X, --hf_token X, --password X
+    re.compile(r"(?i)(--(?:hf[_-])?token|--api[_-]key|--password)(\s+|=)(['\"]?)([^\s'\"]{4,})"),
+]
+
+
+def _env_secrets(environ: dict[str, str] | None = None) -> list[str]:
+    env = os.environ if environ is None else environ
+    values = {v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 8 and not v.startswith("<")}
+    return sorted(values, key=len, reverse=True)
+
+
+def redact(text: str, environ: dict[str, str] | None = None) -> str:
+    """Replace secret-looking substrings with ``<redacted>``."""
+    for value in _env_secrets(environ):
+        text = text.replace(value, REDACTED)
+    for pattern in _PATTERNS:
+        text = pattern.sub(REDACTED, text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _URL_CRED.sub(lambda m: f"{m.group(1)}{m.group(2)}:{REDACTED}@", text)
+    for pattern in _ASSIGN:
+        text = pattern.sub(lambda m: m.group(0) if m.group(4).startswith("<")
+                           else f"{m.group(1)}{m.group(2)}{m.group(3)}{REDACTED}", text)
+    return text
+
+
+MARK = {Severity.ERROR: "❌", Severity.WARNING: "⚠️", Severity.INFO: "ℹ️"}
+
+
+def cell(value: Any) -> str:
+    """A value safe inside a Markdown table cell."""
+    text = "" if value is None else str(value)
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ") or " "
+
+
+def code_block(text: str) -> str:
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def _inline(text: str) -> str:
+    text = text.replace("\n", " ")
+    ticks = "``" if "`" in text else "`"
+    return f"{ticks} {text} {ticks}" if ticks == "``" else f"`{text}`"
+
+
+def _finding(f: Finding) -> list[str]:
+    ref = f"{_inline(f.id)} {_inline(f.symbol)} · cause {_inline(f.category)} · {f.severity.value}"
+    if f.line is not None:
+        ref += f" · line {f.line}"
+    out = [f"### {MARK[f.severity]} {f.title}", "", ref, ""]
+    if f.evidence:
+        out += ["**Seen:**", "", code_block(f.evidence), ""]
+    if f.expected:
+        out += [f"**Expected:** {f.expected}", ""]
+    out += [f"**Fix:** {f.fix}", ""]
+    nodes = f.extra.get("nodes") if isinstance(f.extra, dict) else None
+    if nodes:
+        shown = ", ".join(map(str, nodes[:50])) + (f" and {len(nodes) - 50} more" if len(nodes) > 50 else "")
+        out += [f"**Nodes ({len(nodes)}):** {shown}", ""]
+    if f.docs:
+        out += [f"**Docs:** {f.docs}", ""]
+    return out
+
+
+def _facts_table(report: Report) -> list[str]:
+    if not isinstance(report.facts, dict):
+        return []
+    from doctor.checks import AREAS
+    from doctor.render.console import headline
+
+    rows = [(label, headline(area, report.facts)) for area, label in AREAS.items()]
+    rows = [(label, text) for label, text in rows if text]
+    env = report.facts.get("env") or {}
+    if isinstance(env, dict) and env:
+        rows.append(("Environment", "; ".join(f"{k}={v}" for k, v in sorted(env.items()))))
+    if not rows:
+        return []
+    out = ["## Machine", "", "| Area | Found |", "|---|---|"]
+    out += [f"| {cell(label)} | {cell(text)} |" for label, text in rows]
+    return out + [""]
+
+
+def _fleet_table(report: Report) -> list[str]:
+    fleet = report.extra.get("fleet")
+    if not isinstance(fleet, dict) or not fleet.get("nodes"):
+        return []
+    from doctor.fleet import COLUMNS, row_values
+
+    nodes = fleet["nodes"]
+    out = [f"## Nodes ({len(nodes)})", ""]
+    if len(nodes) > 20:
+        out += ["<details><summary>Table of all nodes</summary>", ""]
+    out += ["| " + " | ".join(label for _, label in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    out += ["| " + " | ".join(cell(v) for v in row_values(n)) + " |" for n in nodes]
+    if len(nodes) > 20:
+        out += ["", "</details>"]
+    return out + [""]
+
+
+def render(report: Report, *, verbose: bool = False, heading: int = 1) -> str:
+    from doctor import __version__
+
+    s = report.summary()
+    title = f"{'#' * heading} trtllm-doctor {report.command}"
+    counts = f"{s['error']} error(s), {s['warning']} warning(s), {s['info']} note(s)" if report.findings else "no problems found"
+    out = [title, ""]
+    line = f"trtllm-doctor {__version__} · {counts}"
+    if report.checks:
+        line += f" · {s['checks_passed']} checks passed, {s['checks_failed']} failed, {s['checks_skipped']} skipped"
+    out += [line, ""]
+    t = report.target or {}
+    if t:
+        shown = {k: v for k, v in t.items() if v not in (None, "", [], {})}
+        if shown:
+            out += ["**Target:** " + ", ".join(f"{k} {_inline(str(v))}" for k, v in shown.items()), ""]
+    out += _facts_table(report)
+    out += _fleet_table(report)
+    if report.findings:
+        out += ["## Findings", ""]
+        for f in report.findings:
+            out += _finding(f)
+    ignored = report.extra.get("ignored")
+    if isinstance(ignored, list) and ignored:
+        out += [f"## Ignored by policy ({len(ignored)})", ""]
+        for item in ignored:
+            ig = item.get("ignore") or {}
+            until = f" (until {ig['until']})" if ig.get("until") else ""
+            out.append(f"- {_inline(str(item.get('id')))} {item.get('title', '')}: {ig.get('reason', '')}{until}")
+        out.append("")
+    if report.checks:
+        out += [f"<details><summary>Checks ({len(report.checks)})</summary>", "", "| Check | Area | Status | Title |", "|---|---|---|---|"]
+        for c in report.checks:
+            status = c.status + (f": {c.reason}" if c.reason else "")
+            out.append(f"| {cell(c.id + ' ' + c.symbol)} | {cell(c.area)} | {cell(status)} | {cell(c.title)} |")
+        out += ["", "</details>", ""]
+    return redact("\n".join(out).rstrip() + "\n")
