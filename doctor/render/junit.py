@@ -84,10 +84,16 @@ def render(report: Report, *, verbose: bool = False) -> str:
         by_check.setdefault(f.id, []).append(f)
     tests = failures = skipped = 0
     check_ids = set()
+    ignored: dict[str, str] = {}
+    for item in report.extra.get("ignored") or []:
+        if isinstance(item, dict) and isinstance(item.get("ignore"), dict):
+            ignored.setdefault(str(item.get("id")), f"ignored by policy: {item['ignore'].get('reason', '')}")
     for c in report.checks:
         check_ids.add(c.id)
+        found = by_check.get(c.id, [])
+        skip = c.reason if c.status == "skip" else ignored.get(c.id) if not found else None
         fails, skips = _case(suite, f"trtllm-doctor.{c.area or report.command}", f"{c.id} {c.symbol}: {c.title}",
-                             by_check.get(c.id, []), threshold, skipped=c.reason if c.status == "skip" else None)
+                             found, threshold, skipped=skip)
         tests, failures, skipped = tests + 1, failures + fails, skipped + skips
     others: OrderedDict[str, list[Finding]] = OrderedDict()
     for f in report.findings:
