@@ -175,6 +175,22 @@ class DriverBranch:
 
 
 @dataclass(frozen=True)
+class ModelPreset:
+    """One entry of rules/models.toml; ``config`` holds real Hugging Face config.json keys."""
+
+    key: str
+    names: list[str]
+    hf_repo: str
+    published_params: int
+    published_params_source: str
+    sources: list[str]
+    config: dict
+    note: str = ""
+    published_active_params: int = 0
+    published_non_embedding_params: int = 0
+
+
+@dataclass(frozen=True)
 class _CauseEntry:
     id: str
     title: str
@@ -294,6 +310,23 @@ class KB:
 
     def family(self, major: int) -> CudaFamily | None:
         return next((f for f in self.cuda_families if f.major == major), None)
+
+    @functools.cached_property
+    def models(self) -> list[ModelPreset]:
+        """Model presets (rules/models.toml): the real HF config values of each model, with sources."""
+        entries = build_entries(ModelPreset, self._load("models.toml").get("model"), "models.toml: model")
+        seen: set[str] = set()
+        for e in entries:
+            for n in (e.key, *e.names):
+                if n.lower() in seen:
+                    raise KBError(f"models.toml: model ({e.key}): name {n!r} is used twice")
+                seen.add(n.lower())
+        return entries
+
+    def model_preset(self, name: str) -> ModelPreset | None:
+        """A preset by key or alias (case-insensitive)."""
+        lowered = name.strip().lower()
+        return next((m for m in self.models if lowered in (m.key, *(n.lower() for n in m.names))), None)
 
     @functools.cached_property
     def signatures(self) -> list[Signature]:
