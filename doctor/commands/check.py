@@ -43,6 +43,8 @@ def load_snapshot(path: Path) -> Facts:
         raise UsageError(f"cannot read snapshot {path}: {exc.strerror}") from None
     if len(raw) > 64 * 2**20:
         raise UsageError(f"{path}: {len(raw)} bytes is too large for a snapshot")
+    if b"\x00" in raw[:65536]:
+        raise UsageError(f"{path}: not a snapshot (binary data, not UTF-8 JSON)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
