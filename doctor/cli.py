@@ -130,6 +130,26 @@ def rules(
     sys.stdout.write(run_rules(rule_id, fmt))
 
 
+@app.command()
+def fleet(
+    reports: List[str] = typer.Argument(..., metavar="REPORTS...", help="Snapshot/check JSON files, folders, quoted globs, or - (stdin)."),
+    max_age: str = typer.Option("24h", "--max-age", help="Reports older than this are stale (30m, 24h, 7d)."),
+    nodes: Optional[str] = typer.Option(None, "--nodes", help="Nodes that must report: a host list like gpu[001-064] or @FILE."),
+    run_checks: bool = typer.Option(False, "--check", help="Also run the checks on each snapshot and merge their findings."),
+    trtllm_version: Optional[str] = typer.Option(None, "--trtllm-version", help="With --check: the TensorRT-LLM release to check for."),
+    fmt: str = FormatOpt,
+    output: Optional[str] = OutputOpt,
+    verbose: bool = VerboseOpt,
+    strict: bool = StrictOpt,
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Merge many nodes' reports: a table of nodes, and what differs between them (exit 1 if inconsistent)."""
+    from doctor.commands.fleet import FleetOptions, finish, run_fleet
+
+    opts = FleetOptions(reports=reports, max_age=max_age, nodes=nodes, check=run_checks, trtllm_version=trtllm_version)
+    raise typer.Exit(finish(run_fleet(opts), fmt, verbose, output, strict, config))
+
+
 def main() -> None:
     """Console entry point: maps every outcome to the documented exit codes."""
     try:
