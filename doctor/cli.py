@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-import traceback
 from pathlib import Path
 from typing import List, Optional
 
@@ -99,6 +97,21 @@ def check(
 
 
 @app.command()
+def explain(
+    paths: Optional[List[str]] = typer.Argument(None, metavar="PATH...", help="Log files (.gz too), or - for stdin."),
+    fmt: str = FormatOpt,
+    output: Optional[str] = OutputOpt,
+    verbose: bool = VerboseOpt,
+    strict: bool = StrictOpt,
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Explain TensorRT-LLM / Triton / NCCL error logs: the root cause first, each with its fix."""
+    from doctor.commands.explain import run_explain
+
+    _finish(run_explain(list(paths or [])), fmt, verbose, output, strict, config)
+
+
+@app.command()
 def snapshot(
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the snapshot here (default: stdout)."),
     python: Optional[str] = typer.Option(None, "--python", help="Read the packages of another interpreter."),
@@ -181,6 +194,9 @@ def main() -> None:
 
 
 def _crash(exc: BaseException) -> None:
+    import tempfile
+    import traceback
+
     fd, path = tempfile.mkstemp(prefix="trtllm-doctor-crash-", suffix=".log")
     with os.fdopen(fd, "w") as fh:
         fh.write(f"trtllm-doctor {__version__}\nargv: {sys.argv}\npython: {sys.version}\n\n")
