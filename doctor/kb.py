@@ -308,6 +308,15 @@ class KB:
         ga = [c for c in self.cuda if c.version == mm and c.update == "GA"]
         return ga[0].min_driver if ga else None
 
+    def max_cuda_for_driver(self, driver: str) -> str | None:
+        """The newest CUDA a driver supports, from its branch (580.x -> 13.0); for when the driver does not say."""
+        try:
+            branch = int(driver.split(".")[0])
+        except ValueError:
+            return None
+        known = [b for b in self.driver_branches if b.branch <= branch]
+        return max(known, key=lambda b: b.branch).max_cuda if known else None
+
     def family(self, major: int) -> CudaFamily | None:
         return next((f for f in self.cuda_families if f.major == major), None)
 

@@ -228,3 +228,14 @@ def test_mpi_root_and_missing_libmpi(kb):
 def test_rules_lookup_by_id_and_symbol():
     assert find_check("DRV002") is find_check("driver-too-old")
     assert find_check("nope") is None
+
+
+def test_driver_cuda_from_branch_when_only_proc_answers(kb):
+    """/proc/driver/nvidia/version gives no CUDA version: the branch table fills it (580 -> 13.0)."""
+    facts = load("old-driver")
+    facts.driver.cuda_version = None
+    facts.driver.source = "/proc/driver/nvidia/version"
+    findings, results = run(facts, kb)
+    assert results["CUDA001"].status == "fail"
+    (cuda,) = [f for f in findings if f.id == "CUDA001"]
+    assert cuda.params["driver_cuda"] == kb.max_cuda_for_driver("535.183.01") == "12.2"

@@ -26,6 +26,14 @@ def _cuda_mm(text: str | None) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
+def driver_cuda(ctx: Context) -> str | None:
+    """The CUDA version the driver supports: as reported, else derived from the driver branch."""
+    drv = ctx.facts.driver
+    if drv.cuda_version:
+        return drv.cuda_version
+    return ctx.kb.max_cuda_for_driver(drv.version) if drv.version else None
+
+
 @check("DRV001", "no-driver", area="driver", cause="driver-missing", title="No NVIDIA driver found")
 def driver_present(ctx: Context):
     """Without the NVIDIA kernel driver and its libraries (libcuda, libnvidia-ml) nothing runs on the GPU."""
@@ -98,19 +106,20 @@ def wheel_cuda_vs_driver(ctx: Context):
     """Wheels carry their CUDA runtime (torch+cu130, nvidia-cuda-runtime 13.x, tensorrt-cu13). A driver runs
     runtimes of its own CUDA major (newer minors through minor-version compatibility), never a newer major."""
     drv, cuda = ctx.facts.driver, ctx.facts.cuda
-    driver_cuda = _cuda_mm(drv.cuda_version)
-    if driver_cuda is None:
+    supported = driver_cuda(ctx)
+    driver_mm = _cuda_mm(supported)
+    if driver_mm is None:
         return Skip("driver CUDA version unknown")
-    newer = {pkg: rt for pkg, rt in sorted(cuda.wheel_runtimes.items()) if int(rt.split(".")[0]) > driver_cuda[0]}
+    newer = {pkg: rt for pkg, rt in sorted(cuda.wheel_runtimes.items()) if int(rt.split(".")[0]) > driver_mm[0]}
     if not newer:
         return None
     runtime = max(newer.values(), key=lambda rt: (int(rt.split(".")[0]), not rt.endswith(".x")))
     major = int(runtime.split(".")[0])
     family = ctx.kb.family(major)
     listing = ", ".join(f"{pkg} (CUDA {rt})" for pkg, rt in newer.items())
-    return Fail(f"{listing}; driver {drv.version} supports CUDA {drv.cuda_version}",
-                f"CUDA {driver_cuda[0]}.x wheels, or a driver for CUDA {major}",
-                {"runtime_cuda": runtime, "driver_cuda": drv.cuda_version,
+    return Fail(f"{listing}; driver {drv.version} supports CUDA {supported}",
+                f"CUDA {driver_mm[0]}.x wheels, or a driver for CUDA {major}",
+                {"runtime_cuda": runtime, "driver_cuda": supported,
                  "required_driver": family.min_driver if family else None})
 
 
@@ -124,9 +133,9 @@ def cuda_python_talks(ctx: Context):
     if not f.driver.version:
         return Skip("no driver (reported by the driver check)")
     if f.cuda.driver_api_error:
-        major = _cuda_mm(f.driver.cuda_version)
+        major = _cuda_mm(driver_cuda(ctx))
         return Fail(f"cuda-python {f.cuda.cuda_python}: {f.cuda.driver_api_error}", "cuDriverGetVersion answers",
-                    {"driver_cuda": f.driver.cuda_version, "driver_major": major[0] if major else None,
+                    {"driver_cuda": driver_cuda(ctx), "driver_major": major[0] if major else None,
                      "next_major": major[0] + 1 if major else None})
     return None
 
@@ -137,12 +146,12 @@ def cuda_python_major(ctx: Context):
     """cuda-python 13 needs a CUDA 13 driver (580+); cuda-python 12 against a CUDA 13 driver works but
     TensorRT-LLM 1.1+ asks for cuda-python 13."""
     f = ctx.facts
-    driver_cuda = _cuda_mm(f.driver.cuda_version)
+    supported = driver_cuda(ctx)
+    mm = _cuda_mm(supported)
     cp = _cuda_mm(f.cuda.cuda_python)
-    if driver_cuda is None or cp is None:
+    if mm is None or cp is None:
         return Skip("driver CUDA or cuda-python version unknown")
-    if cp[0] > driver_cuda[0]:
-        return Fail(f"cuda-python {f.cuda.cuda_python} with a driver for CUDA {f.driver.cuda_version}",
-                    f"cuda-python {driver_cuda[0]}.x", {"driver_cuda": f.driver.cuda_version,
-                                                        "driver_major": driver_cuda[0], "next_major": driver_cuda[0] + 1})
+    if cp[0] > mm[0]:
+        return Fail(f"cuda-python {f.cuda.cuda_python} with a driver for CUDA {supported}",
+                    f"cuda-python {mm[0]}.x", {"driver_cuda": supported, "driver_major": mm[0], "next_major": mm[0] + 1})
     return None

@@ -17,8 +17,10 @@ def install_plan(ctx: Context) -> tuple[object | None, str | None]:
     """The newest release that fits this Python and driver, and its documented install command(s)."""
     f, kb = ctx.facts, ctx.kb
     minor = ".".join((f.python.version or "").split(".")[:2])
+    from doctor.checks.driver import driver_cuda
+
     driver_major = None
-    m = re.match(r"(\d+)\.", f.driver.cuda_version or "")
+    m = re.match(r"(\d+)\.", driver_cuda(ctx) or "")
     if m:
         driver_major = int(m.group(1))
     asked = ctx.target.release if ctx.target.release_source == "asked" else None
