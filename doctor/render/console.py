@@ -135,8 +135,8 @@ def _lines(report: Report, verbose: bool) -> list[tuple[str, str]]:
             if verbose:
                 for c in report.checks:
                     if c.area == area and c.status != "fail":
-                        extra = f" ({c.reason})" if c.reason else ""
-                        lines.append((f"    {MARK[c.status]} {c.id} {c.title}{extra}", STYLE[c.status]))
+                        extra = f" (skipped: {c.reason})" if c.status == "skip" else " ok"
+                        lines.append((f"    {MARK[c.status]} {c.id} {c.symbol}{extra}", STYLE[c.status]))
         others = [f for f in report.findings if f.area not in areas]
         for f in others:
             lines += _finding_lines(f, verbose, "")
