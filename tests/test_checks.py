@@ -239,3 +239,20 @@ def test_driver_cuda_from_branch_when_only_proc_answers(kb):
     assert results["CUDA001"].status == "fail"
     (cuda,) = [f for f in findings if f.id == "CUDA001"]
     assert cuda.params["driver_cuda"] == kb.max_cuda_for_driver("535.183.01") == "12.2"
+
+
+def test_driver_library_mismatch(kb):
+    facts = load("cpu-container")
+    facts.driver.error = "NVML: Driver/library version mismatch; nvidia-smi: Failed to initialize NVML: Driver/library version mismatch"
+    assert status(facts, kb, "DRV004") == "fail"
+    assert status(load("h200-1gpu"), kb, "DRV004") == "pass"
+    assert status(load("cpu-container"), kb, "DRV004") == "skip"
+
+
+def test_broken_metadata_and_cuda_python(kb):
+    facts = load("rtx4090")
+    facts.packages.broken = ["torch-2.6.0.dist-info"]
+    assert status(facts, kb, "PKG005") == "fail"
+    assert status(load("rtx4090"), kb, "PKG005") == "pass"
+    assert status(load("old-driver"), kb, "CUDA002") == "fail"
+    assert status(load("macos"), kb, "CUDA002") == "skip"
