@@ -62,12 +62,38 @@ def build_target(opts: CheckOptions, facts: Facts, kb: KB) -> Target:
 
         if opts.quant not in QUANTS:
             raise UsageError(f"--quant {opts.quant!r}: choose one of {', '.join(QUANTS)}")
-    return Target(
+    target = Target(
         release=release, release_version=version, release_source=source, quant=opts.quant,
         kv_cache_dtype=opts.kv_cache_dtype, tp=opts.tp, pp=opts.pp, max_seq_len=opts.max_seq_len,
         max_batch_size=opts.max_batch_size, max_num_tokens=opts.max_num_tokens,
         workdir=str(opts.workdir) if opts.workdir else None,
     )
+    _load_model_and_engine(opts, target, kb)
+    return target
+
+
+def _load_model_and_engine(opts: CheckOptions, target: Target, kb: KB) -> None:
+    """--model / --engine -> Target.model (sizing.ModelSpec) / Target.engine (engine.EngineInfo).
+
+    A bad config is a usage error naming the file and the field."""
+    from doctor.target import KV_DTYPES
+
+    if opts.kv_cache_dtype not in KV_DTYPES:
+        raise UsageError(f"--kv-cache-dtype {opts.kv_cache_dtype!r}: choose one of {', '.join(KV_DTYPES)}")
+    if opts.model:
+        from doctor.models import ModelConfigError, resolve_model
+
+        try:
+            target.model = resolve_model(opts.model, kb)
+        except ModelConfigError as exc:
+            raise UsageError(str(exc)) from None
+    if opts.engine is not None:
+        from doctor.engine import EngineConfigError, load_engine
+
+        try:
+            target.engine = load_engine(opts.engine)
+        except EngineConfigError as exc:
+            raise UsageError(str(exc)) from None
 
 
 def gather_facts(opts: CheckOptions) -> Facts:
@@ -80,7 +106,14 @@ def gather_facts(opts: CheckOptions) -> Facts:
 
 def run_check(opts: CheckOptions, kb: KB | None = None) -> Report:
     kb = kb or default_kb()
+    if opts.selftest and opts.snapshot is not None:
+        raise UsageError("--selftest runs the GPUs of this machine; it cannot be combined with --snapshot")
     facts = gather_facts(opts)
     target = build_target(opts, facts, kb)
     findings, results = run_checks(Context(facts, target, kb))
-    return Report("check", findings, facts.to_dict(), results, target.to_dict())
+    report = Report("check", findings, facts.to_dict(), results, target.to_dict())
+    if opts.selftest:
+        from doctor.commands.selftest import fold_into
+
+        fold_into(report, kb)
+    return report
