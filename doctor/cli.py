@@ -112,6 +112,23 @@ def explain(
 
 
 @app.command()
+def selftest(
+    tier: Optional[List[str]] = typer.Option(None, "--tier", "-t", help="Run only these tiers (1-6, ST3, fp8, 1-4); repeatable."),
+    gpus: Optional[str] = typer.Option(None, "--gpus", help="GPUs to test: indices or UUIDs like 0,1 (sets CUDA_VISIBLE_DEVICES), or all."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, help="Seconds each tier may take (default: per tier, 20-900)."),
+    fmt: str = FormatOpt,
+    output: Optional[str] = OutputOpt,
+    verbose: bool = VerboseOpt,
+    strict: bool = StrictOpt,
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Prove the GPUs with real CUDA work: NVML, contexts, an NVRTC kernel, FP8, NCCL, a tiny TensorRT-LLM engine."""
+    from doctor.commands.selftest import SelftestOptions, run_selftest
+
+    _finish(run_selftest(SelftestOptions(tiers=list(tier or []), gpus=gpus, timeout=timeout)), fmt, verbose, output, strict, config)
+
+
+@app.command()
 def snapshot(
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the snapshot here (default: stdout)."),
     python: Optional[str] = typer.Option(None, "--python", help="Read the packages of another interpreter."),

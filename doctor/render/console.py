@@ -94,7 +94,12 @@ def _finding_lines(f: Finding, verbose: bool, indent: str) -> list[tuple[str, st
     out = [(f"{indent}{MARK[f.severity]} {f.title}", STYLE[f.severity])]
     pad = indent + "    "
     if f.line is not None:
-        out.append((f"{pad}line {f.line}: {f.evidence}", "bold"))
+        out.append((f"{pad}{f.extra.get('where') or f'line {f.line}'}: {f.evidence}", "bold"))
+        if f.extra.get("seen"):
+            out.append((f"{pad}({f.extra['seen']})", "dim"))
+        if verbose:
+            out += [(f"{pad}context: {c}", "dim") for c in f.extra.get("context", [])]
+            out += [(f"{pad}also {a['id']} line {a['line']}: {a['evidence']}", "dim") for a in f.extra.get("also", [])]
     elif verbose or f.severity is Severity.ERROR:
         out.append((f"{pad}seen: {f.evidence}", ""))
     if verbose and f.expected:
@@ -135,7 +140,7 @@ def _lines(report: Report, verbose: bool) -> list[tuple[str, str]]:
             if verbose:
                 for c in report.checks:
                     if c.area == area and c.status != "fail":
-                        extra = f" (skipped: {c.reason})" if c.status == "skip" else " ok"
+                        extra = f" (skipped: {c.reason})" if c.status == "skip" else f": {c.reason}" if c.reason else " ok"
                         lines.append((f"    {MARK[c.status]} {c.id} {c.symbol}{extra}", STYLE[c.status]))
         others = [f for f in report.findings if f.area not in areas]
         for f in others:
@@ -145,12 +150,16 @@ def _lines(report: Report, verbose: bool) -> list[tuple[str, str]]:
             lines += _finding_lines(f, verbose, "")
             lines.append(("", ""))
 
+    if report.extra.get("message"):  # e.g. explain when no signature matched: what it saw instead
+        lines.append((report.extra["message"], "bold"))
+        lines += [(f"    {x['where']}: {x['text']}", "") for x in report.extra.get("lines", [])]
+
     s = report.summary()
     lines.append(("", ""))
     if report.findings:
         summary = f"{s['error']} error(s), {s['warning']} warning(s), {s['info']} note(s)"
     else:
-        summary = "No problems found."
+        summary = report.extra.get("summary") or "No problems found."
     if report.checks:
         summary += f" - {s['checks_passed']} checks passed, {s['checks_failed']} failed, {s['checks_skipped']} skipped"
         if not verbose:
