@@ -389,7 +389,7 @@ def merge(
             params = {"what": label, "majority": _label(top), "value": _label(value), "nodes": _names(names)}
             findings.append(_finding(
                 fid, symbol, "fleet-inconsistent", severity,
-                f"{label[0].upper() + label[1:]} is {_label(value)} on {len(names)} node(s), {_label(top)} on {counter[top]}{scope}",
+                f"{('The' + label[3:]) if label.startswith('the ') else label} is {_label(value)} on {len(names)} node(s), {_label(top)} on {counter[top]}{scope}",
                 f"{label}: {_label(value)} on {_names(names)}", f"{label}: {_label(top)} on every node{scope}",
                 params, names, kb))
 

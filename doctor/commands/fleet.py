@@ -222,7 +222,8 @@ def render_human(report: Report, *, verbose: bool = False) -> str:
     majority = fleet.get("majority") or {}
     flagged = set()
     for f in report.findings:
-        flagged.update(map(str, f.extra.get("nodes") or []))
+        if f.area == "fleet":  # nodes that differ from the others
+            flagged.update(map(str, f.extra.get("nodes") or []))
     show = rows if verbose or len(rows) <= 40 else [r for r in rows if r.get("status") != "ok" or r.get("node") in flagged]
     table = [[label for _, label in COLUMNS]] + [row_values(r) for r in show]
     widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
