@@ -97,6 +97,39 @@ def check(
 
 
 @app.command()
+def plan(
+    model: str = typer.Option(..., "--model", help="Model preset name or a local HF config.json / folder."),
+    gpu: Optional[List[str]] = typer.Option(None, "--gpu", help="Plan for this GPU (from the GPU table) instead of this machine; repeat once per GPU."),
+    snapshot: Optional[Path] = typer.Option(None, "--snapshot", help="Plan for a saved snapshot's GPUs."),
+    trtllm_version: Optional[str] = typer.Option(None, "--trtllm-version", help="TensorRT-LLM release to plan for."),
+    quant: Optional[str] = typer.Option(None, "--quant", help="bf16, fp16, fp8, int4_awq, int8_sq or nvfp4."),
+    kv_cache_dtype: str = typer.Option("auto", "--kv-cache-dtype", help="auto, fp8, int8 or fp16."),
+    tp: int = typer.Option(1, "--tp", min=1, help="Tensor-parallel size."),
+    pp: int = typer.Option(1, "--pp", min=1, help="Pipeline-parallel size."),
+    max_seq_len: Optional[int] = typer.Option(None, "--max-seq-len", min=1),
+    max_batch_size: Optional[int] = typer.Option(None, "--max-batch-size", min=1),
+    max_num_tokens: Optional[int] = typer.Option(None, "--max-num-tokens", min=1),
+    fraction: float = typer.Option(0.9, "--kv-cache-free-gpu-mem-fraction", help="Share of free memory for the KV cache."),
+    fmt: str = FormatOpt,
+    output: Optional[str] = OutputOpt,
+    verbose: bool = VerboseOpt,
+    strict: bool = StrictOpt,
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Memory per GPU (weights | KV cache | activations | free), what fits, and the trtllm-build command."""
+    from doctor.commands.plan import PlanOptions, plan_text, run_plan
+
+    report = run_plan(PlanOptions(
+        model=model, gpu=list(gpu or []), snapshot=snapshot, trtllm_version=trtllm_version, quant=quant,
+        kv_cache_dtype=kv_cache_dtype, tp=tp, pp=pp, max_seq_len=max_seq_len, max_batch_size=max_batch_size,
+        max_num_tokens=max_num_tokens, fraction=fraction,
+    ))
+    if fmt == "human" and not output:
+        sys.stdout.write(plan_text(report))
+    _finish(report, fmt, verbose, output, strict, config)
+
+
+@app.command()
 def explain(
     paths: Optional[List[str]] = typer.Argument(None, metavar="PATH...", help="Log files (.gz too), or - for stdin."),
     fmt: str = FormatOpt,
