@@ -34,6 +34,7 @@ AREAS = {
     "host": "Host resources",
     "engine": "Engine",
     "model": "Model fit",
+    "selftest": "GPU self-test",
 }
 
 

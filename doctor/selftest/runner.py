@@ -1,0 +1,284 @@
+"""Run self-test tiers: one subprocess each, in its own process group, under a timeout.
+
+Whatever a tier does is turned into a :class:`TierResult`, never an exception of ours:
+its result line; or, with no result, its signal (SIGSEGV, SIGABRT), its exit code, or
+the timeout it ran past, with the tail of its stderr classified into a cause. A hung
+tier's whole process group is killed (SIGTERM, then SIGKILL). Ctrl-C kills the running
+tier's group, removes the run's temporary directory and re-raises KeyboardInterrupt.
+
+Every child gets NVLink multicast switched off (NCCL_NVLS_ENABLE=0,
+TORCH_SYMM_MEM_DISABLE_MULTICAST=1, NVSHMEM_DISABLE_NVLS=1), CUDA_VISIBLE_DEVICES from
+--gpus, and TMPDIR pointing into a directory the runner removes afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from doctor.selftest import TIERS, TierSpec
+from doctor.selftest._child import MARKER
+from doctor.selftest.diagnose import classify_text, describe_exit, signal_name, tail
+
+CHILD_ENV = {
+    "NCCL_NVLS_ENABLE": "0",
+    "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1",
+    "NVSHMEM_DISABLE_NVLS": "1",
+    "PYTHONUNBUFFERED": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+KILL_GRACE_S = 2.0  # between SIGTERM and SIGKILL
+TICK_S = 0.1
+STATUSES = ("pass", "fail", "skip")
+
+
+@dataclass
+class TierResult:
+    id: str
+    number: int
+    symbol: str
+    title: str
+    status: str  # pass | fail | skip
+    reason: str = ""  # why it failed or was skipped
+    figure: str = ""  # the measured figure (pass)
+    elapsed_s: float = 0.0
+    cause: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    evidence: str = ""
+    expected: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    exit: str | None = None  # "exit code 1", "killed by SIGSEGV (segmentation fault)", "timed out after 60 s"
+    returncode: int | None = None
+    signal: str | None = None
+    timed_out: bool = False
+    stderr_tail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def repo_root() -> str:
+    """The directory holding the ``doctor`` package, so ``-m doctor.selftest...`` resolves to this copy."""
+    return str(Path(__file__).resolve().parent.parent.parent)
+
+
+def child_env(gpus: str | None, tmpdir: str, base: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ if base is None else base)
+    env.update(CHILD_ENV)
+    env["TMPDIR"] = tmpdir
+    env.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")  # CUDA's indices = nvidia-smi's = NVML's
+    if gpus is not None:
+        env["CUDA_VISIBLE_DEVICES"] = gpus
+    root = repo_root()
+    parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if root not in parts:
+        env["PYTHONPATH"] = os.pathsep.join([root, *parts])
+    return env
+
+
+def _kill_group(proc: subprocess.Popen, grace: float = KILL_GRACE_S) -> None:
+    """SIGTERM the child's process group, then SIGKILL what is left after ``grace`` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=wait)
+            if sig is signal.SIGTERM:
+                # The leader is gone; make sure nothing of its group outlives it.
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def parse_result(stdout: str) -> dict[str, Any] | None:
+    """The last result line a tier printed, validated; None if there is none or it is malformed."""
+    for line in reversed(stdout.splitlines()):
+        if not line.startswith(MARKER):
+            continue
+        try:
+            data = json.loads(line[len(MARKER):])
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or data.get("status") not in STATUSES:
+            return None
+        return data
+    return None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+def from_result(spec: TierSpec, data: dict[str, Any]) -> TierResult:
+    def d(key: str) -> dict[str, Any]:
+        v = data.get(key)
+        return v if isinstance(v, dict) else {}
+
+    warnings = [w for w in data.get("warnings") or [] if isinstance(w, dict) and isinstance(w.get("cause"), str)]
+    return TierResult(
+        spec.id, spec.number, spec.symbol, spec.title, data["status"], reason=_text(data.get("reason")),
+        figure=_text(data.get("figure")), cause=data.get("cause") if isinstance(data.get("cause"), str) else None,
+        params=d("params"), evidence=_text(data.get("evidence")), expected=_text(data.get("expected")),
+        metrics=d("metrics"), warnings=warnings,
+    )
+
+
+def run_tier(spec: TierSpec, *, timeout: float | None = None, env: dict[str, str] | None = None,
+             on_tick: Callable[[float], None] | None = None) -> TierResult:
+    """Run one tier to its end, its crash or its timeout; never raises (but re-raises Ctrl-C)."""
+    limit = spec.timeout if timeout is None else timeout
+    argv = list(spec.argv) if spec.argv else [sys.executable, "-m", spec.module]
+    start = time.perf_counter()
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env, start_new_session=True, text=True, errors="replace")
+    except OSError as exc:
+        return TierResult(spec.id, spec.number, spec.symbol, spec.title, "fail", reason=f"could not start the tier: {exc}",
+                          cause="unknown-failure", evidence=f"{' '.join(argv)}: {exc.strerror or exc}", exit="not started")
+    out_parts: list[str] = []
+    err_parts: list[str] = []
+    timed_out = False
+    exited_at: float | None = None
+    try:
+        while True:
+            try:
+                out, err = proc.communicate(timeout=TICK_S)
+                out_parts.append(out or "")
+                err_parts.append(err or "")
+                break
+            except subprocess.TimeoutExpired:
+                now = time.perf_counter()
+                if on_tick is not None:
+                    on_tick(now - start)
+                if proc.poll() is not None:  # leader gone, a descendant still holds the pipes
+                    exited_at = exited_at or now
+                    if now - exited_at > KILL_GRACE_S:
+                        _kill_group(proc, grace=0.5)
+                if now - start > limit:
+                    timed_out = True
+                    _kill_group(proc)
+                    try:
+                        out, err = proc.communicate(timeout=5)
+                        out_parts.append(out or "")
+                        err_parts.append(err or "")
+                    except subprocess.TimeoutExpired:
+                        pass
+                    break
+    except KeyboardInterrupt:
+        _kill_group(proc, grace=1.0)
+        raise
+    finally:
+        if proc.poll() is None:
+            _kill_group(proc, grace=0.5)
+        try:  # a tier leaves nothing running behind it
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    elapsed = time.perf_counter() - start
+    stdout, stderr = "".join(out_parts), "".join(err_parts)
+    rc = proc.returncode
+    return judge(spec, stdout, stderr, rc, timed_out, limit, elapsed)
+
+
+def judge(spec: TierSpec, stdout: str, stderr: str, rc: int | None, timed_out: bool, limit: float, elapsed: float) -> TierResult:
+    """Turn what a tier process left (stdout, stderr, exit status, timeout) into its result."""
+    data = parse_result(stdout)
+    err_tail = tail(stderr)
+    sig = signal_name(rc) if rc is not None and not timed_out else None
+    if timed_out:
+        how = f"timed out after {limit:g} s (killed)"
+    elif rc is None:
+        how = "did not finish"
+    else:
+        how = describe_exit(rc)
+    if data is not None and not timed_out and rc == 0:
+        res = from_result(spec, data)
+    else:
+        hit = classify_text(stderr)
+        last = err_tail.splitlines()[-1] if err_tail.strip() else ""
+        if timed_out:
+            cause = hit[0] if hit else spec.hang_cause
+            reason = f"no result within {limit:g} s: hung, killed" + (f" (stderr: {last})" if last else "")
+        elif data is not None:
+            cause = hit[0] if hit else spec.crash_cause
+            reason = f"reported '{data.get('status')}' but then {how}" + (f" (stderr: {last})" if last else "")
+        elif sig == "SIGKILL":
+            cause = hit[0] if hit else "host-oom-killed"
+            reason = f"{how}: killed from outside (the out-of-memory killer?)"
+        elif sig:
+            cause = hit[0] if hit else spec.crash_cause
+            reason = f"crashed: {how}" + (f" ({last})" if last else "")
+        else:
+            cause = hit[0] if hit else spec.crash_cause
+            reason = f"{how} without a result" + (f": {last}" if last else "")
+        evidence = reason if not hit else f"{reason}; matched: {hit[2]}"
+        res = TierResult(spec.id, spec.number, spec.symbol, spec.title, "fail", reason=reason, cause=cause,
+                         params=dict(hit[1]) if hit else {}, evidence=evidence,
+                         expected="the tier runs to its end and reports a result")
+    res.elapsed_s = round(elapsed, 3)
+    res.returncode = rc
+    res.signal = sig
+    res.timed_out = timed_out
+    res.exit = how
+    if res.status == "fail" or rc != 0 or timed_out:
+        res.stderr_tail = err_tail
+    return res
+
+
+def select(keys: Iterable[str] | None) -> list[TierSpec]:
+    from doctor.selftest import tier
+
+    if not keys:
+        return list(TIERS)
+    chosen: dict[int, TierSpec] = {}
+    for key in keys:
+        t = tier(key)
+        if t is None:
+            raise KeyError(key)
+        chosen[t.number] = t
+    return [chosen[n] for n in sorted(chosen)]
+
+
+def run_tiers(specs: list[TierSpec], *, timeout: float | None = None, gpus: str | None = None,
+              on_start: Callable[[TierSpec], None] | None = None,
+              on_tick: Callable[[TierSpec, float], None] | None = None,
+              on_done: Callable[[TierResult], None] | None = None) -> list[TierResult]:
+    """Run the tiers in order; ST3-ST5 are skipped when ST2 (the CUDA context) ran and failed."""
+    tmp = tempfile.mkdtemp(prefix="trtllm-doctor-selftest-")
+    results: list[TierResult] = []
+    try:
+        env = child_env(gpus, tmp)
+        cuda_failed: TierResult | None = None
+        for spec in specs:
+            if spec.needs_cuda and cuda_failed is not None:
+                res = TierResult(spec.id, spec.number, spec.symbol, spec.title, "skip",
+                                 reason=f"needs a CUDA context, and {cuda_failed.id} failed ({cuda_failed.reason})")
+            else:
+                if on_start:
+                    on_start(spec)
+                res = run_tier(spec, timeout=timeout, env=env,
+                               on_tick=(lambda s, spec=spec: on_tick(spec, s)) if on_tick else None)
+            if spec.number == 2 and res.status == "fail":
+                cuda_failed = res
+            results.append(res)
+            if on_done:
+                on_done(res)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
