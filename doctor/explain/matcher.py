@@ -13,7 +13,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from doctor.explain.reader import Input, clean_line, iter_blocks, open_input
+from doctor.explain.reader import BLOCK, Input, clean_line, iter_blocks, open_input
 from doctor.explain.signatures import ERRORISH, Catalogue
 
 WINDOW = 2048  # a candidate line is cut to this many bytes either side of its key (4 KB matched at most)
@@ -24,6 +24,7 @@ MAX_RANKS = 4096
 MAX_FILES = 16
 RING = 12  # unexplained error-looking lines kept (the last ones)
 CACHE = 4096  # recently seen candidate lines -> their matches
+SAMPLE = 64 << 10  # bytes from the start of the first input that price the prefilter keys
 
 _ROLE = {"root": 0, "consequence": 1}
 _CONF = {"high": 0, "medium": 1, "low": 2}
@@ -72,30 +73,41 @@ class InputStats:
 class Scanner:
     """Feed it inputs; it keeps the aggregated matches."""
 
-    def __init__(self, cat: Catalogue):
+    def __init__(self, cat: Catalogue, block: int = BLOCK):
         self.cat = cat
+        self.block = block
         self.aggs: dict[tuple, Agg] = {}
         self.per_sig: dict[int, list[tuple]] = {}
         self.unexplained: deque[tuple[int, int, str]] = deque(maxlen=RING)
         self.inputs: list[InputStats] = []
         self._cache: dict[bytes, list[tuple[int, dict[str, str], int | None, str, tuple[int, int]]] | None] = {}
+        self._selected = bool(cat.keys)
         self._bytes_patterns = {pi: re.compile(cat.patterns[pi].regex.pattern.encode("utf-8"), re.M) for pi in cat.unfiltered}
 
     # --- input -------------------------------------------------------------------------------
 
     def scan(self, inp: Input) -> InputStats:
-        stats = InputStats(inp.name)
-        self.inputs.append(stats)
-        fi = len(self.inputs) - 1
         fh = open_input(inp)
         try:
-            for buf in iter_blocks(fh, inp.name):
-                stats.lines += self._block(buf, fi, stats.lines)
-                stats.bytes += len(buf)
+            return self.scan_stream(inp.name, fh)
         finally:
             if not inp.is_stdin:
                 fh.close()
-        if stats.bytes and not buf.endswith(b"\n"):
+
+    def scan_stream(self, name: str, fh) -> InputStats:
+        """Scan one open binary stream to its end."""
+        stats = InputStats(name)
+        self.inputs.append(stats)
+        fi = len(self.inputs) - 1
+        last = b"\n"
+        for buf in iter_blocks(fh, name, self.block):
+            if not self._selected:
+                self.cat.select_keys(buf[:SAMPLE])
+                self._selected = True
+            stats.lines += self._block(buf, fi, stats.lines)
+            stats.bytes += len(buf)
+            last = buf[-1:]
+        if last != b"\n":
             stats.lines += 1
         return stats
 

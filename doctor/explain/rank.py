@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from doctor.explain.matcher import _CONF, _ROLE, Agg, Scanner
+from doctor.explain.signatures import fix_params
 from doctor.model import Finding, Report
 
 CHECK_HINT = "run `trtllm-doctor check` on the machine that produced the log"
@@ -56,10 +57,10 @@ def build_findings(scanner: Scanner) -> list[Finding]:
     for agg in ordered:
         cause = cat.signatures[agg.sig].cause
         if cause not in primary:
-            primary[cause] = (agg, dict(agg.params), [])
+            primary[cause] = (agg, fix_params(agg.params), [])
         else:
             first, params, others = primary[cause]
-            for k, v in agg.params.items():
+            for k, v in fix_params(agg.params).items():
                 params.setdefault(k, v)
             others.append(agg)
     findings = []

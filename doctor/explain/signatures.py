@@ -11,6 +11,7 @@ literal with a ``bytes in`` test.
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ from doctor.kb import KB, Signature
 from doctor.model import Cause, Severity
 
 KEY_LENGTHS = (4, 5, 6, 7, 8)  # candidate key sizes: short keys cover more patterns, long keys are rarer in noise
-MIN_LITERAL = 3  # a pattern whose longest required literal is shorter has no prefilter (scanned by regex)
+MIN_LITERAL = 3
+PASS_HITS = 400  # candidate lines per MB that cost about as much as one more find() pass (measured: ~0.4 ms/MB a pass, ~1 us a line)  # a pattern whose longest required literal is shorter has no prefilter (scanned by regex)
 
 # Lines that look like an error even when no signature knows them (kept for the "nothing matched" report).
 # Their keys cost a pass each, so only the few that error lines nearly always contain (and signatures share).
@@ -35,6 +37,28 @@ ERRORISH = re.compile(
     r"(?i)\b(?:\w*error|errno|fail(?:ed|ure|s)?|fatal|\w*exception|traceback|killed|abort(?:ed|ing)?|panic|segmentation fault)\b"
     r"|\[E\]|^[EF]\d{4} "
 )
+
+
+# Named groups in rules/signatures.toml that carry a cause's fix-template field under another name.
+ALIASES = {"model_type": "arch", "symbol_version": "symbol", "engine_world_size": "world_size"}
+_PRODUCT = re.compile(r"^\s*\d+(?:\s*\*\s*\d+)*\s*$")
+
+
+def fix_params(params: dict[str, str]) -> dict[str, str]:
+    """A match's parameters plus the template fields they imply (aliases; world_size = tp * pp)."""
+    out = dict(params)
+    for group, name in ALIASES.items():
+        if out.get(group) and not out.get(name):
+            out[name] = out[group]
+    if not out.get("world_size") and out.get("tp_size", "").isdigit():
+        out["world_size"] = str(int(out["tp_size"]) * int(out.get("pp_size", "1") or 1))
+    ws = out.get("world_size", "")
+    if "*" in ws and _PRODUCT.match(ws):  # "Engine world size (2 * 1)" (tp * pp)
+        n = 1
+        for part in ws.split("*"):
+            n *= int(part)
+        out["world_size"] = str(n)
+    return out
 
 
 @dataclass
@@ -54,13 +78,37 @@ class Catalogue:
     signatures: list[Signature]
     causes: list[Cause]  # parallel to signatures
     patterns: list[Pattern]
-    keys: list[bytes]  # the literal prefilter: one find() pass per key per block
-    key_patterns: list[list[tuple[int, bytes]]]  # per key: (pattern index, literal to check with `in`)
     unfiltered: list[int]  # patterns without a literal: regex over whole blocks (slow; the tests flag them)
+    units: list[tuple[set[str], object]]  # what the keys must cover: (acceptable keys, (pattern, literal) or None)
+    common: str  # ordinary English (the KB's prose): keys frequent in it are penalised
+    keys: list[bytes] = field(default_factory=list)  # the literal prefilter: one find() pass per key per block
+    key_patterns: list[list[tuple[int, bytes]]] = field(default_factory=list)  # per key: (pattern, literal for `in`)
     errorish_keys: set[int] = field(default_factory=set)  # indexes of keys that stand for error-looking lines
 
     def severity(self, sig: int) -> Severity:
         return Severity(self.signatures[sig].severity)
+
+    def select_keys(self, sample: bytes = b"") -> None:
+        """Choose the prefilter keys, pricing each by how often it occurs in ``sample`` (the start of the log).
+
+        A pass over the input costs about as much as ~PASS_HITS candidate lines per MB, so a key
+        seen n times in a sample of s bytes costs 1 + n * (2**20 / s) / PASS_HITS passes: the
+        keys adapt to each log's own vocabulary rather than to a guess about it.
+        """
+        scale = (1 << 20) / len(sample) / PASS_HITS if sample else 0.0
+
+        def cost(key: str) -> float:
+            c = 1.0 + 0.02 * self.common.count(key)
+            if key[:1].isspace() or key[-1:].isspace():
+                c += 0.5
+            if scale:
+                c += sample.count(key.encode("utf-8")) * scale
+            return c
+
+        chosen = _cover(self.units, cost)
+        self.keys = [k.encode("utf-8") for k in chosen]
+        self.key_patterns = [[u for u in us if u is not None] for us in chosen.values()]  # type: ignore[misc]
+        self.errorish_keys = {i for i, us in enumerate(chosen.values()) if any(u is None for u in us)}
 
 
 # --- required literals from the parse tree ----------------------------------------------------
@@ -130,7 +178,8 @@ def required_literals(pattern: str) -> tuple[list[str], list[str], bool]:
 
 
 def _case_variants(text: str) -> list[str]:
-    return list(dict.fromkeys((text, text.lower(), text.upper(), text[:1].upper() + text[1:].lower())))
+    first_up, first_low = text[:1].upper() + text[1:], text[:1].lower() + text[1:]
+    return list(dict.fromkeys((text, first_up, first_low, text.lower(), text.upper(), text[:1].upper() + text[1:].lower())))
 
 
 def _candidate_keys(run: str) -> set[str]:
@@ -139,23 +188,33 @@ def _candidate_keys(run: str) -> set[str]:
     return {run[i : i + n] for n in KEY_LENGTHS for i in range(len(run) - n + 1)}
 
 
-def _cover(units: list[tuple[set[str], object]], common: str) -> dict[str, list[object]]:
+def _cover(units: list[tuple[set[str], object]], cost) -> dict[str, list[object]]:
     """Weighted greedy set cover: pick keys until every unit (a set of acceptable keys) has one.
 
-    A key costs one pass over the input plus the candidate lines it drags in, so a key
-    that is frequent in ordinary prose (``common``: the KB's own English) costs more:
-    " to " covers many patterns but would make every other line a candidate.
+    ``cost(key) >= 1`` is the price of a key: one pass over the input plus the candidate
+    lines it drags in. It is evaluated lazily (a key's score can only drop as units get
+    covered, so the best upper bound is re-scored until it stays on top).
     """
     masks: dict[str, int] = defaultdict(int)
     for i, (keys, _) in enumerate(units):
         for k in keys:
             masks[k] |= 1 << i
-    cost = {k: 1.0 + 0.5 * common.count(k) + (0.5 if k[:1].isspace() or k[-1:].isspace() else 0.0) for k in masks}
+    heap = [(-m.bit_count(), -len(k), k) for k, m in masks.items()]  # bound: coverage / 1
+    heapq.heapify(heap)
+    exact: dict[str, float] = {}
     chosen: dict[str, list[object]] = {}
     left = (1 << len(units)) - 1
-    while left:
-        key = max(masks, key=lambda k: ((masks[k] & left).bit_count() / cost[k], len(k), k))
+    while left and heap:
+        _, neg_len, key = heapq.heappop(heap)
         got = masks[key] & left
+        if not got:
+            continue
+        if key not in exact:
+            exact[key] = cost(key)
+        score = got.bit_count() / exact[key]
+        if heap and score < -heap[0][0]:
+            heapq.heappush(heap, (-score, neg_len, key))
+            continue
         chosen[key] = [units[i][1] for i in range(len(units)) if got >> i & 1]
         left &= ~got
     return chosen
@@ -195,8 +254,4 @@ def compile_catalogue(kb: KB) -> Catalogue:
             patterns.append(Pattern(si, regex, lits, icase))
     for k in ERRORISH_KEYS:
         units.append(({k}, None))
-    chosen = _cover(units, _common_text(kb))
-    keys = [k.encode("utf-8") for k in chosen]
-    key_patterns = [[u for u in us if u is not None] for us in chosen.values()]  # type: ignore[misc]
-    errorish = {i for i, us in enumerate(chosen.values()) if any(u is None for u in us)}
-    return Catalogue(sigs, causes, patterns, keys, key_patterns, unfiltered, errorish)  # type: ignore[arg-type]
+    return Catalogue(sigs, causes, patterns, unfiltered, units, _common_text(kb))
