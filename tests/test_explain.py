@@ -225,3 +225,14 @@ def test_cli_warnings_only_strict():
     assert run_cli("-", stdin=warn).returncode == 0
     report = json.loads(run_cli("-", "-f", "json", stdin=warn).stdout)
     assert report["findings"] and all(f["severity"] != "error" for f in report["findings"])
+
+
+def test_rules_explains_a_signature():
+    proc = subprocess.run([sys.executable, "-m", "doctor", "rules", "S003"], capture_output=True, cwd=ROOT)
+    out = proc.stdout.decode()
+    assert proc.returncode == 0
+    assert "trt-engine-incompatible-device" in out and "cause: engine-gpu-mismatch" in out
+    assert "expecting compute 8.0 got compute 8.9" in out and "source: https://" in out
+    rows = json.loads(subprocess.run([sys.executable, "-m", "doctor", "rules", "S003", "-f", "json"],
+                                     capture_output=True, cwd=ROOT).stdout)
+    assert rows["cause"] == "engine-gpu-mismatch" and rows["examples"]
