@@ -149,6 +149,7 @@ def selftest(
     tier: Optional[List[str]] = typer.Option(None, "--tier", "-t", help="Run only these tiers (1-6, ST3, fp8, 1-4); repeatable."),
     gpus: Optional[str] = typer.Option(None, "--gpus", help="GPUs to test: indices or UUIDs like 0,1 (sets CUDA_VISIBLE_DEVICES), or all."),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, help="Seconds each tier may take (default: per tier, 20-900)."),
+    python: Optional[str] = typer.Option(None, "--python", help="Run the tiers under this interpreter (the one with TensorRT-LLM / torch)."),
     fmt: str = FormatOpt,
     output: Optional[str] = OutputOpt,
     verbose: bool = VerboseOpt,
@@ -158,7 +159,8 @@ def selftest(
     """Prove the GPUs with real CUDA work: NVML, contexts, an NVRTC kernel, FP8, NCCL, a tiny TensorRT-LLM engine."""
     from doctor.commands.selftest import SelftestOptions, run_selftest
 
-    _finish(run_selftest(SelftestOptions(tiers=list(tier or []), gpus=gpus, timeout=timeout)), fmt, verbose, output, strict, config)
+    opts = SelftestOptions(tiers=list(tier or []), gpus=gpus, timeout=timeout, python=python)
+    _finish(run_selftest(opts), fmt, verbose, output, strict, config)
 
 
 @app.command()

@@ -113,7 +113,7 @@ def run_check(opts: CheckOptions, kb: KB | None = None) -> Report:
     findings, results = run_checks(Context(facts, target, kb))
     report = Report("check", findings, facts.to_dict(), results, target.to_dict())
     if opts.selftest:
-        from doctor.commands.selftest import fold_into
+        from doctor.commands.selftest import SelftestOptions, fold_into
 
-        fold_into(report, kb)
+        fold_into(report, kb, SelftestOptions(python=opts.python))
     return report

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,17 @@ class SelftestOptions:
     gpus: str | None = None  # CUDA_VISIBLE_DEVICES for the tiers; None: leave as is
     timeout: float | None = None  # seconds per tier; None: each tier's default
     progress: bool | None = None  # None: on when stderr is a terminal
+    python: str | None = None  # run the tiers under this interpreter (the one with TensorRT-LLM / torch)
+
+
+def resolve_python(value: str | None) -> str | None:
+    """--python: a path or a command name on PATH; it must be an executable file."""
+    if value is None:
+        return None
+    found = shutil.which(value) if os.sep not in value else value
+    if not found or not os.path.isfile(found) or not os.access(found, os.X_OK):
+        raise UsageError(f"--python {value!r}: not an executable interpreter")
+    return found
 
 
 def parse_tiers(values: list[str] | None) -> list[str]:
@@ -111,9 +123,10 @@ def check_results(results: list[Any]) -> list[CheckResult]:
     return [CheckResult(r.id, r.symbol, AREA, r.title, r.status, r.figure if r.status == "pass" else r.reason) for r in results]
 
 
-def payload(results: list[Any], gpus: str | None, elapsed: float) -> dict[str, Any]:
+def payload(results: list[Any], gpus: str | None, elapsed: float, python: str | None = None) -> dict[str, Any]:
     return {
         "gpus": gpus if gpus is not None else os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "python": python or sys.executable,
         "elapsed_s": round(elapsed, 3),
         "tiers": [r.to_dict() for r in results],
     }
@@ -151,18 +164,22 @@ def run_tiers_for(opts: SelftestOptions) -> tuple[list[Any], dict[str, Any]]:
 
     specs = select(parse_tiers(opts.tiers))
     gpus = parse_gpus(opts.gpus)
+    python = resolve_python(opts.python)
     if opts.timeout is not None and opts.timeout <= 0:
         raise UsageError("--timeout must be positive")
     show = sys.stderr.isatty() if opts.progress is None else opts.progress
     progress = Progress(sys.stderr) if show else None
     start = time.perf_counter()
     results = run_tiers(
-        specs, timeout=opts.timeout, gpus=gpus,
+        specs, timeout=opts.timeout, gpus=gpus, python=python,
         on_start=progress.start if progress else None,
         on_tick=progress.tick if progress else None,
         on_done=progress.done if progress else None,
     )
-    return results, payload(results, gpus, time.perf_counter() - start)
+    from doctor.selftest.crosscheck import pcie_warnings
+
+    pcie_warnings(results)
+    return results, payload(results, gpus, time.perf_counter() - start, python)
 
 
 def run_selftest(opts: SelftestOptions, kb: KB | None = None) -> Report:

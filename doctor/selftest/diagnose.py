@@ -67,7 +67,7 @@ _TEXT_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"PEER_ACCESS_UNSUPPORTED|peer access is not supported", re.I), "no-p2p-access"),
     (re.compile(r"no CUDA-capable device is detected|CUDA_ERROR_NO_DEVICE|NVML_ERROR_NOT_FOUND", re.I), "gpu-not-visible"),
     (re.compile(r"busy or unavailable|DEVICES_UNAVAILABLE", re.I), "gpu-busy-or-unavailable"),
-    (re.compile(r"CUDA_ERROR_OUT_OF_MEMORY|CUDA out of memory|cudaErrorMemoryAllocation", re.I), "gpu-memory-in-use"),
+    (re.compile(r"CUDA_ERROR_OUT_OF_MEMORY|CUDA out of memory|CUDA error: out of memory|cudaErrorMemoryAllocation", re.I), "gpu-memory-in-use"),
     (re.compile(r"NVML Shared Library Not Found|libnvidia-ml\.so[.\d]*: cannot open|libcuda\.so[.\d]*: cannot open|"
                 r"found no NVIDIA driver|NVIDIA display driver is installed|STUB_LIBRARY|DRIVER_NOT_LOADED", re.I), "driver-missing"),
     (re.compile(r"No module named '?tensorrt_llm", re.I), "trtllm-not-installed"),
@@ -115,36 +115,37 @@ def describe_exit(returncode: int) -> str:
 
 
 def explain_hook(text: str) -> tuple[str, dict[str, Any], str] | None:
-    """Ask explain's log catalogue (doctor.explain) for the cause of ``text``.
+    """Run ``text`` through explain's log catalogue (rules/signatures.toml); its root cause, or None.
 
-    The hook: the first of the functions below that doctor.explain exposes is called
-    with the text; its best match's cause id (attribute ``cause``/``category``/
-    ``cause_id``), params and evidence line are used. Absent or failing: None, and the
-    table in this module decides.
+    Uses explain's own scanner and ranking (doctor.explain), so a tier's stderr is read
+    exactly as `trtllm-doctor explain` would read it as a log file. Anything going wrong
+    in there returns None, and the table in this module decides.
     """
+    import os
+    import tempfile
+
     try:
-        import doctor.explain as explain  # noqa: PLC0415 - optional, written concurrently
-    except Exception:  # noqa: BLE001 - not there yet, or broken: fall back
-        return None
-    for name in ("classify_text", "match_text", "explain_text", "match"):
-        func = getattr(explain, name, None)
-        if not callable(func):
-            continue
+        from doctor.explain.matcher import Scanner
+        from doctor.explain.rank import build_findings
+        from doctor.explain.reader import Input
+        from doctor.explain.signatures import compile_catalogue
+        from doctor.kb import default_kb
+
+        fd, path = tempfile.mkstemp(prefix="trtllm-doctor-stderr-", suffix=".log")
         try:
-            found = func(text)
-        except Exception:  # noqa: BLE001 - a matcher bug must not break the self-test
-            return None
-        if isinstance(found, (list, tuple)):
-            found = found[0] if found else None
-        if found is None:
-            return None
-        cause = next((getattr(found, a, None) for a in ("cause", "category", "cause_id") if getattr(found, a, None)), None)
-        if isinstance(cause, str) and cause:
-            params = getattr(found, "params", None) or {}
-            line = getattr(found, "evidence", None) or getattr(found, "line_text", None) or ""
-            return cause, dict(params) if isinstance(params, dict) else {}, str(line)
+            with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as fh:
+                fh.write(text)
+            scanner = Scanner(compile_catalogue(default_kb()))
+            scanner.scan(Input(path))
+            findings = build_findings(scanner)
+        finally:
+            os.unlink(path)
+    except Exception:  # noqa: BLE001 - the explain engine must never break a self-test report
         return None
-    return None
+    if not findings:
+        return None
+    best = findings[0]
+    return best.category, dict(best.params), best.evidence
 
 
 def classify_text(text: str, *, use_explain: bool = True) -> tuple[str, dict[str, Any], str] | None:

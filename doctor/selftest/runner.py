@@ -8,7 +8,8 @@ tier's group, removes the run's temporary directory and re-raises KeyboardInterr
 
 Every child gets NVLink multicast switched off (NCCL_NVLS_ENABLE=0,
 TORCH_SYMM_MEM_DISABLE_MULTICAST=1, NVSHMEM_DISABLE_NVLS=1), CUDA_VISIBLE_DEVICES from
---gpus, and TMPDIR pointing into a directory the runner removes afterwards.
+--gpus, TMPDIR pointing into a directory the runner removes afterwards, and this doctor
+package (alone) on PYTHONPATH, so the tiers can run under another interpreter (--python).
 """
 
 from __future__ import annotations
@@ -67,9 +68,24 @@ class TierResult:
         return asdict(self)
 
 
-def repo_root() -> str:
-    """The directory holding the ``doctor`` package, so ``-m doctor.selftest...`` resolves to this copy."""
-    return str(Path(__file__).resolve().parent.parent.parent)
+def package_path(tmpdir: str) -> str:
+    """A directory holding only this ``doctor`` package (a symlink), for the children's PYTHONPATH.
+
+    With --python the tiers run under another interpreter (the one with TensorRT-LLM and
+    torch); putting the doctor's whole site-packages on its path would mix two
+    environments, so only the package itself is exposed. Falls back to the package's
+    parent directory where symlinks cannot be made.
+    """
+    pkg = Path(__file__).resolve().parent.parent
+    link_dir = Path(tmpdir, "pkg")
+    try:
+        link_dir.mkdir(exist_ok=True)
+        link = link_dir / "doctor"
+        if not link.exists():
+            link.symlink_to(pkg, target_is_directory=True)
+        return str(link_dir)
+    except OSError:
+        return str(pkg.parent)
 
 
 def child_env(gpus: str | None, tmpdir: str, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -79,10 +95,9 @@ def child_env(gpus: str | None, tmpdir: str, base: dict[str, str] | None = None)
     env.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")  # CUDA's indices = nvidia-smi's = NVML's
     if gpus is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpus
-    root = repo_root()
+    root = package_path(tmpdir)
     parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    if root not in parts:
-        env["PYTHONPATH"] = os.pathsep.join([root, *parts])
+    env["PYTHONPATH"] = os.pathsep.join([root, *[p for p in parts if p != root]])
     return env
 
 
@@ -140,10 +155,10 @@ def from_result(spec: TierSpec, data: dict[str, Any]) -> TierResult:
 
 
 def run_tier(spec: TierSpec, *, timeout: float | None = None, env: dict[str, str] | None = None,
-             on_tick: Callable[[float], None] | None = None) -> TierResult:
+             on_tick: Callable[[float], None] | None = None, python: str | None = None) -> TierResult:
     """Run one tier to its end, its crash or its timeout; never raises (but re-raises Ctrl-C)."""
     limit = spec.timeout if timeout is None else timeout
-    argv = list(spec.argv) if spec.argv else [sys.executable, "-m", spec.module]
+    argv = list(spec.argv) if spec.argv else [python or sys.executable, "-m", spec.module]
     start = time.perf_counter()
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -256,6 +271,7 @@ def select(keys: Iterable[str] | None) -> list[TierSpec]:
 
 
 def run_tiers(specs: list[TierSpec], *, timeout: float | None = None, gpus: str | None = None,
+              python: str | None = None,
               on_start: Callable[[TierSpec], None] | None = None,
               on_tick: Callable[[TierSpec, float], None] | None = None,
               on_done: Callable[[TierResult], None] | None = None) -> list[TierResult]:
@@ -272,7 +288,7 @@ def run_tiers(specs: list[TierSpec], *, timeout: float | None = None, gpus: str 
             else:
                 if on_start:
                     on_start(spec)
-                res = run_tier(spec, timeout=timeout, env=env,
+                res = run_tier(spec, timeout=timeout, env=env, python=python,
                                on_tick=(lambda s, spec=spec: on_tick(spec, s)) if on_tick else None)
             if spec.number == 2 and res.status == "fail":
                 cuda_failed = res

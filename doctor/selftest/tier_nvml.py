@@ -89,6 +89,7 @@ def body() -> Pass:
             cc = _try(nv.nvmlDeviceGetCudaComputeCapability, h)
             g = {
                 "index": i, "name": name, "uuid": uuids[i], "cc": f"{cc[0]}.{cc[1]}" if cc else None,
+                "bus_id": _text(getattr(_try(nv.nvmlDeviceGetPciInfo, h), "busId", None)),
                 "memory_total_mib": mem.total // 2**20, "memory_used_mib": mem.used // 2**20,
                 "sm_clock_mhz": sm, "sm_clock_max_mhz": sm_max, "mem_clock_mhz": memclk,
                 "temperature_c": _try(nv.nvmlDeviceGetTemperature, h, nv.NVML_TEMPERATURE_GPU),
