@@ -266,3 +266,15 @@ def test_judge_timeout_prefers_a_cause_found_in_stderr():
     assert res.timed_out and res.cause == "nccl-failure" and "hung" in res.reason
     res = judge(spec, "", "", -15, True, 1.0, 1.2)
     assert res.cause == "nccl-failure" and res.signal is None
+
+
+def test_a_cuda_error_inside_a_tier_keeps_the_visible_devices_for_the_fix(tmp_path):
+    spec = make_spec(tmp_path, """
+        from doctor.selftest._child import CudaError, run
+        def body():
+            raise CudaError("cuInit", 100, "CUDA_ERROR_NO_DEVICE", "no CUDA-capable device is detected")
+        run("ST9", body)
+    """)
+    (res,) = run_tiers([spec], gpus="7")
+    assert res.status == "fail" and res.cause == "gpu-not-visible"
+    assert res.params == {"cuda_error": "CUDA_ERROR_NO_DEVICE", "cuda_visible_devices": "7"}

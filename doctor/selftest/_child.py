@@ -81,8 +81,11 @@ def run(tier: str, body: Callable[[], Pass], *, expected: str = "") -> None:
         out.update(status="fail", reason=f.reason, cause=f.cause, evidence=f.evidence, expected=f.expected or expected,
                    params=f.params, metrics=f.metrics)
     except CudaError as e:
+        params: dict[str, Any] = {"cuda_error": e.name}
+        if os.environ.get("CUDA_VISIBLE_DEVICES") is not None:
+            params["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
         out.update(status="fail", reason=str(e), cause=cause_for_cuda_error(e.name), evidence=str(e), expected=expected,
-                   params={"cuda_error": e.name})
+                   params=params)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - a tier reports, it does not crash with a traceback
