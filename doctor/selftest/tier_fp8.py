@@ -16,7 +16,6 @@ from __future__ import annotations
 import ctypes
 import os
 import random
-import struct
 import time
 from array import array
 from typing import Any
