@@ -236,3 +236,26 @@ def test_rules_explains_a_signature():
     rows = json.loads(subprocess.run([sys.executable, "-m", "doctor", "rules", "S003", "-f", "json"],
                                      capture_output=True, cwd=ROOT).stdout)
     assert rows["cause"] == "engine-gpu-mismatch" and rows["examples"]
+
+
+def test_pattern_without_literal_still_matches(tmp_path):
+    """A pattern with no literal of 3+ characters is run as a regex over whole blocks (slow, but correct)."""
+    (tmp_path / "causes.toml").write_text((KB().directory / "causes.toml").read_text())
+    (tmp_path / "signatures.toml").write_text("""schema = 1
+[[signature]]
+id = "S900"
+symbol = "odd"
+cause = "disk-full"
+severity = "error"
+role = "root"
+confidence = "low"
+patterns = ['^\\d{3}-[a-z]{2}$']
+note = "test"
+[[signature.examples]]
+line = '123-ab'
+source = "https://example.com"
+""")
+    cat = compile_catalogue(KB(tmp_path))
+    assert cat.unfiltered == [0]
+    report = explain_bytes(cat, b"x\n123-ab\n1234-ab\n")
+    assert [(f.id, f.line) for f in report.findings] == [("S900", 2)]

@@ -37,10 +37,10 @@ def _order(scanner: Scanner, agg: Agg) -> tuple:
     return (_ROLE[sig.role], -scanner.cat.severity(agg.sig).rank, _CONF[sig.confidence], agg.file, agg.line)
 
 
-def _seen(scanner: Scanner, agg: Agg) -> str:
+def _seen(scanner: Scanner, agg: Agg, count: int) -> str:
     bits = []
-    if agg.count > 1:
-        bits.append(f"seen {agg.count} times")
+    if count > 1:
+        bits.append(f"seen {count} times")
     if len(agg.ranks) > 1:
         bits.append(f"on ranks {ranges(agg.ranks)}")
     elif len(agg.ranks) == 1:
@@ -79,7 +79,7 @@ def build_findings(scanner: Scanner) -> list[Finding]:
         }
         if len(scanner.inputs) > 1:
             extra["where"] = f"{extra['file']}:{agg.line}"
-        seen = _seen(scanner, agg)
+        seen = _seen(scanner, agg, extra["count"])
         if seen:
             extra["seen"] = seen
         if agg.ranks:
