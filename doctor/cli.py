@@ -28,6 +28,16 @@ OutputOpt = typer.Option(None, "--output", "-o", help="Write the report to this 
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show evidence, expectations and every check.")
 StrictOpt = typer.Option(False, "--strict", help="Exit 1 on warnings too.")
 ConfigOpt = typer.Option(None, "--config", help="Policy file (default: trtllm-doctor.toml or [tool.trtllm-doctor] found upward).")
+# The target flags, shared by `check` and `plan`.
+SnapshotOpt = typer.Option(None, "--snapshot", help="Evaluate a saved snapshot instead of this machine.")
+ReleaseOpt = typer.Option(None, "--trtllm-version", help="Check for this TensorRT-LLM release (default: installed, else newest known).")
+QuantOpt = typer.Option(None, "--quant", help="bf16, fp16, fp8, int4_awq, int8_sq or nvfp4.")
+KvDtypeOpt = typer.Option("auto", "--kv-cache-dtype", help="auto, fp8, int8 or fp16.")
+TpOpt = typer.Option(1, "--tp", min=1, help="Tensor-parallel size.")
+PpOpt = typer.Option(1, "--pp", min=1, help="Pipeline-parallel size.")
+MaxSeqLenOpt = typer.Option(None, "--max-seq-len", min=1)
+MaxBatchOpt = typer.Option(None, "--max-batch-size", min=1)
+MaxTokensOpt = typer.Option(None, "--max-num-tokens", min=1)
 
 
 def _version(value: bool) -> None:
@@ -60,19 +70,19 @@ def _finish(report, fmt: str, verbose: bool, output: Optional[str], strict: bool
 @app.command()
 def check(
     ctx: typer.Context,
-    snapshot: Optional[Path] = typer.Option(None, "--snapshot", help="Evaluate a saved snapshot instead of this machine."),
-    trtllm_version: Optional[str] = typer.Option(None, "--trtllm-version", help="Check for this TensorRT-LLM release (default: installed, else newest known)."),
+    snapshot: Optional[Path] = SnapshotOpt,
+    trtllm_version: Optional[str] = ReleaseOpt,
     python: Optional[str] = typer.Option(None, "--python", help="Read the packages of another interpreter (a venv's or a container's python)."),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Where engines and checkpoints will be written (disk check)."),
     engine: Optional[Path] = typer.Option(None, "--engine", help="Check an engine directory against this machine."),
     model: Optional[str] = typer.Option(None, "--model", help="Model preset name or a local HF config.json / folder."),
-    quant: Optional[str] = typer.Option(None, "--quant", help="bf16, fp16, fp8, int4_awq, int8_sq or nvfp4."),
-    kv_cache_dtype: str = typer.Option("auto", "--kv-cache-dtype", help="auto, fp8, int8 or fp16."),
-    tp: int = typer.Option(1, "--tp", min=1, help="Tensor-parallel size."),
-    pp: int = typer.Option(1, "--pp", min=1, help="Pipeline-parallel size."),
-    max_seq_len: Optional[int] = typer.Option(None, "--max-seq-len", min=1),
-    max_batch_size: Optional[int] = typer.Option(None, "--max-batch-size", min=1),
-    max_num_tokens: Optional[int] = typer.Option(None, "--max-num-tokens", min=1),
+    quant: Optional[str] = QuantOpt,
+    kv_cache_dtype: str = KvDtypeOpt,
+    tp: int = TpOpt,
+    pp: int = PpOpt,
+    max_seq_len: Optional[int] = MaxSeqLenOpt,
+    max_batch_size: Optional[int] = MaxBatchOpt,
+    max_num_tokens: Optional[int] = MaxTokensOpt,
     selftest: bool = typer.Option(False, "--selftest", help="Also run the GPU self-test and fold its results in."),
     timeout: float = typer.Option(5.0, "--timeout", min=0.1, help="Seconds each probe may take."),
     fmt: str = FormatOpt,
@@ -100,15 +110,15 @@ def check(
 def plan(
     model: str = typer.Option(..., "--model", help="Model preset name or a local HF config.json / folder."),
     gpu: Optional[List[str]] = typer.Option(None, "--gpu", help="Plan for this GPU (from the GPU table) instead of this machine; repeat once per GPU."),
-    snapshot: Optional[Path] = typer.Option(None, "--snapshot", help="Plan for a saved snapshot's GPUs."),
-    trtllm_version: Optional[str] = typer.Option(None, "--trtllm-version", help="TensorRT-LLM release to plan for."),
-    quant: Optional[str] = typer.Option(None, "--quant", help="bf16, fp16, fp8, int4_awq, int8_sq or nvfp4."),
-    kv_cache_dtype: str = typer.Option("auto", "--kv-cache-dtype", help="auto, fp8, int8 or fp16."),
-    tp: int = typer.Option(1, "--tp", min=1, help="Tensor-parallel size."),
-    pp: int = typer.Option(1, "--pp", min=1, help="Pipeline-parallel size."),
-    max_seq_len: Optional[int] = typer.Option(None, "--max-seq-len", min=1),
-    max_batch_size: Optional[int] = typer.Option(None, "--max-batch-size", min=1),
-    max_num_tokens: Optional[int] = typer.Option(None, "--max-num-tokens", min=1),
+    snapshot: Optional[Path] = SnapshotOpt,
+    trtllm_version: Optional[str] = ReleaseOpt,
+    quant: Optional[str] = QuantOpt,
+    kv_cache_dtype: str = KvDtypeOpt,
+    tp: int = TpOpt,
+    pp: int = PpOpt,
+    max_seq_len: Optional[int] = MaxSeqLenOpt,
+    max_batch_size: Optional[int] = MaxBatchOpt,
+    max_num_tokens: Optional[int] = MaxTokensOpt,
     fraction: float = typer.Option(0.9, "--kv-cache-free-gpu-mem-fraction", help="Share of free memory for the KV cache."),
     fmt: str = FormatOpt,
     output: Optional[str] = OutputOpt,

@@ -26,22 +26,11 @@ BAR = 48
 
 
 @dataclass
-class PlanOptions:
-    model: str
-    snapshot: Path | None = None
-    gpu: list[str] = field(default_factory=list)
-    trtllm_version: str | None = None
-    quant: str | None = None
-    kv_cache_dtype: str = "auto"
-    tp: int = 1
-    pp: int = 1
-    max_seq_len: int | None = None
-    max_batch_size: int | None = None
-    max_num_tokens: int | None = None
+class PlanOptions(CheckOptions):
+    """The check options (target flags, snapshot) plus what only planning takes."""
+
+    gpu: list[str] = field(default_factory=list)  # plan for these GPUs of rules/gpus.toml instead of a machine
     fraction: float = sizing.DEFAULT_KV_FRACTION
-    python: str | None = None
-    workdir: Path | None = None
-    timeout: float = 5.0
 
 
 def _tokens(text: str) -> set[str]:
@@ -116,17 +105,13 @@ def run_plan(opts: PlanOptions, kb: KB | None = None) -> Report:
     kb = kb or default_kb()
     if not 0 < opts.fraction < 1:
         raise UsageError(f"--kv-cache-free-gpu-mem-fraction {opts.fraction}: must be between 0 and 1 (exclusive)")
-    copts = CheckOptions(snapshot=opts.snapshot, trtllm_version=opts.trtllm_version, python=opts.python,
-                         workdir=opts.workdir, model=opts.model, quant=opts.quant, kv_cache_dtype=opts.kv_cache_dtype,
-                         tp=opts.tp, pp=opts.pp, max_seq_len=opts.max_seq_len, max_batch_size=opts.max_batch_size,
-                         max_num_tokens=opts.max_num_tokens, timeout=opts.timeout)
     if opts.gpu:
         if opts.snapshot:
             raise UsageError("--gpu and --snapshot exclude each other: --gpu describes a machine, --snapshot is one")
         facts = facts_for_gpus(kb, opts.gpu)
     else:
-        facts = gather_facts(copts)
-    target = build_target(copts, facts, kb)
+        facts = gather_facts(opts)
+    target = build_target(opts, facts, kb)
     m = target.model
     quant = target.quant or sizing.kv_dtype_for(m, "auto")
     ctx = Context(facts, target, kb)
