@@ -12,7 +12,7 @@ import pytest
 from doctor.facts import Facts, SnapshotError
 from doctor.kb import KB, KBError
 from doctor.model import render_template
-from tests.conftest import ROOT, SNAPSHOTS
+from tests.conftest import ROOT, SNAPSHOTS, has_gpu
 
 
 def cli(*args: str, input: bytes | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -139,6 +139,7 @@ def test_snapshot_facts_error_class():
 # --- CLI contract ---------------------------------------------------------------------------------
 
 
+@pytest.mark.skipif(has_gpu(), reason="this machine has a GPU: the no-GPU report does not apply")
 def test_check_on_this_cpu_machine_is_useful_and_exits_1():
     proc = cli("check")
     out = proc.stdout.decode()

@@ -54,7 +54,7 @@ def hostile_report() -> Report:
 
 def parse_junit(text: str) -> JUnitXml:
     ET.fromstring(text.encode("utf-8"))  # well-formed XML 1.0
-    xml = JUnitXml.fromstring(text)
+    xml = JUnitXml.fromstring(text.encode("utf-8"))  # as a consumer reads the file (lxml refuses str + declaration)
     return xml
 
 
