@@ -142,3 +142,26 @@ def test_live_gpu_facts_on_a_real_gpu():
     assert [f"{g.name}, {facts.driver.version}, {g.cc}" for g in facts.gpus.gpus] == [s.strip() for s in smi]
     assert facts.cuda.driver_api_version == facts.driver.cuda_version  # cuda-python reaches the same driver
     json.loads(facts.to_json())
+
+
+def test_requires_dist_read_from_metadata_on_disk(tmp_path):
+    """tensorrt_llm's requirements come from its METADATA file: a dist-info is all the probe needs."""
+    site = tmp_path / "site-packages"
+    meta = site / "tensorrt_llm-0.17.0.dist-info"
+    meta.mkdir(parents=True)
+    (meta / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: tensorrt_llm\nVersion: 0.17.0\nRequires-Dist: tensorrt~=10.8.0\n"
+        "Requires-Dist: torch<=2.6.0,>=2.6.0a0\nRequires-Dist: nvidia-modelopt[torch]~=0.23.0; platform_machine == \"x86_64\"\n"
+        "\nRequires-Dist: not-a-header-in-the-body\n")
+    (site / "tensorrt-10.9.0.34.dist-info").mkdir()
+    installed, broken, where = packages.scan([str(site)])
+    assert installed == {"tensorrt-llm": "0.17.0", "tensorrt": "10.9.0.34"} and not broken
+    reqs = packages.requires_of(where["tensorrt-llm"])
+    assert reqs == ["tensorrt~=10.8.0", "torch<=2.6.0,>=2.6.0a0", 'nvidia-modelopt[torch]~=0.23.0; platform_machine == "x86_64"']
+    got = {r.name: r.ok for r in packages.evaluate(reqs, installed, {**packages.marker_env(), "platform_machine": "x86_64"})}
+    assert got == {"tensorrt": False, "torch": False, "nvidia-modelopt": False}
+
+
+def test_find_shared_library_through_ldconfig():
+    assert (system.find_shared_library("libc.so") or "").startswith("libc.so")
+    assert system.find_shared_library("libdefinitely-not-here-xyz.so") is None

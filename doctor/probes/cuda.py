@@ -93,7 +93,7 @@ def probe() -> CudaFacts:
     import sys
 
     facts = CudaFacts(toolkit=toolkit_version())
-    installed, _ = scan(sys.path)
+    installed, _, _ = scan(sys.path)
     for name in ("cuda-bindings", "cuda-python"):
         if name in installed:
             facts.cuda_python = installed[normalize(name)]

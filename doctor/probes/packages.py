@@ -20,10 +20,12 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def scan(paths: list[str]) -> tuple[dict[str, str], list[str]]:
-    """name -> version for every distribution on these paths (first one wins, as for imports)."""
+def scan(paths: list[str]) -> tuple[dict[str, str], list[str], dict[str, str]]:
+    """name -> version for every distribution on these paths (first one wins, as for imports),
+    the unreadable ones, and name -> its metadata directory."""
     installed: dict[str, str] = {}
     broken: list[str] = []
+    where: dict[str, str] = {}
     for base in paths:
         try:
             entries = os.listdir(base or ".")
@@ -34,14 +36,17 @@ def scan(paths: list[str]) -> tuple[dict[str, str], list[str]]:
                 continue
             m = _DIST.match(entry)
             if m:
-                installed.setdefault(normalize(m.group("name")), m.group("version"))
-                continue
-            meta = _read_metadata(os.path.join(base, entry))
-            if meta.get("Name") and meta.get("Version"):
-                installed.setdefault(normalize(meta["Name"]), meta["Version"])
+                name, version = normalize(m.group("name")), m.group("version")
             else:
-                broken.append(entry)
-    return installed, broken
+                meta = _read_metadata(os.path.join(base, entry))
+                if not (meta.get("Name") and meta.get("Version")):
+                    broken.append(entry)
+                    continue
+                name, version = normalize(meta["Name"]), meta["Version"]
+            if name not in installed:
+                installed[name] = version
+                where[name] = os.path.join(base, entry)
+    return installed, broken, where
 
 
 def _read_metadata(path: str) -> dict[str, str]:
@@ -61,15 +66,18 @@ def _read_metadata(path: str) -> dict[str, str]:
     return {}
 
 
-def trtllm_requires() -> list[str]:
-    """tensorrt_llm's Requires-Dist lines, read from its metadata (never imported)."""
-    try:
-        from importlib import metadata
-
-        dist = metadata.distribution("tensorrt_llm")
-    except Exception:  # noqa: BLE001 - not installed, or broken metadata
+def requires_of(meta_dir: str | None) -> list[str]:
+    """The Requires-Dist lines of one distribution's METADATA (read as text, never imported)."""
+    if not meta_dir:
         return []
-    return list(dist.requires or [])
+    for name in ("METADATA", "PKG-INFO"):
+        try:
+            with open(os.path.join(meta_dir, name), encoding="utf-8", errors="replace") as fh:
+                head, _, _ = fh.read().partition("\n\n")
+        except OSError:
+            continue
+        return [line.split(":", 1)[1].strip() for line in head.splitlines() if line.startswith("Requires-Dist:")]
+    return []
 
 
 def marker_env() -> dict[str, str]:
@@ -89,7 +97,7 @@ def marker_env() -> dict[str, str]:
 
 
 def raw() -> dict:
-    installed, broken = scan(sys.path)
+    installed, broken, where = scan(sys.path)
     return {
         "python": {
             "version": platform.python_version(),
@@ -99,7 +107,7 @@ def raw() -> dict:
         },
         "installed": installed,
         "broken": broken,
-        "requires": trtllm_requires(),
+        "requires": requires_of(where.get("tensorrt-llm")),
         "marker_env": marker_env(),
     }
 
@@ -152,6 +160,8 @@ def _run_in(python: str, timeout: float) -> dict:
 
 def evaluate(requires: list[str], installed: dict[str, str], env: dict[str, str]) -> list[Requirement]:
     """Check each Requires-Dist line against what is installed (extras-only lines are skipped)."""
+    if not requires:
+        return []
     from packaging.requirements import InvalidRequirement
     from packaging.requirements import Requirement as Req
     from packaging.version import InvalidVersion, Version
