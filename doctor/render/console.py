@@ -132,6 +132,8 @@ def _lines(report: Report, verbose: bool) -> list[tuple[str, str]]:
             mark, style = MARK[state], STYLE[state]
             text = f"[{mark}] {AREAS[area]}"
             head_line = headline(area, report.facts)
+            if all_skipped and not head_line and not verbose:
+                continue  # e.g. the engine area when no --engine was given
             if head_line:
                 text += f": {head_line}"
             lines.append((text, style))
