@@ -14,12 +14,10 @@ from packaging.version import InvalidVersion, Version
 
 from doctor import sizing
 from doctor.checks import Context, Fail, Skip, check
-from doctor.checks.gpu import sm_of, visible
+from doctor.checks.gpu import lacking, precision_sms, sm_of, visible
 from doctor.checks.model import gib, gpu_free_bytes, rank_gpus
 from doctor.model import Severity
 
-FP8_SMS = [89, 90, 100, 103, 120, 121]
-FP4_SMS = [100, 103, 120, 121]
 
 
 def _engine(ctx: Context):
@@ -138,20 +136,6 @@ def world(ctx: Context):
     return None
 
 
-def _precision(ctx: Context, reasons: list[str], sms: list[int], cause: str, label: str):
-    e = _engine(ctx)
-    if not reasons:
-        return None
-    fails = []
-    for g in rank_gpus(ctx, e.expected_ranks):
-        sm = sm_of(g)
-        if sm is not None and sm not in sms:
-            fails.append(Fail(f"engine uses {', '.join(reasons)}; GPU {g.index} {g.name} is SM {sm}",
-                              f"{label} tensor cores (SM {', '.join(map(str, sms))})",
-                              {"gpu": g.name, "gpu_sm": sm}, cause=cause))
-    return fails
-
-
 @check("ENG005", "engine-fp8-unsupported", area="engine", cause="fp8-unsupported",
        title="Engine uses FP8 on a GPU without FP8")
 def fp8(ctx: Context):
@@ -159,8 +143,11 @@ def fp8(ctx: Context):
     e = _engine(ctx)
     if e is None:
         return Skip("no --engine given")
-    sms = list(ctx.target.release.fp8_sm) if ctx.target.release and ctx.target.release.fp8_sm else FP8_SMS
-    return _precision(ctx, e.fp8_reasons(), sms, "fp8-unsupported", "FP8")
+    reasons = e.fp8_reasons()
+    if not reasons:
+        return None
+    return lacking(rank_gpus(ctx, e.expected_ranks), precision_sms(ctx, "fp8"), "FP8", "fp8-unsupported",
+                   why=f"engine uses {', '.join(reasons)}; ")
 
 
 @check("ENG006", "engine-fp4-unsupported", area="engine", cause="fp4-unsupported",
@@ -170,8 +157,11 @@ def fp4(ctx: Context):
     e = _engine(ctx)
     if e is None:
         return Skip("no --engine given")
-    sms = list(ctx.target.release.fp4_sm) if ctx.target.release and ctx.target.release.fp4_sm else FP4_SMS
-    return _precision(ctx, e.fp4_reasons(), sms, "fp4-unsupported", "FP4")
+    reasons = e.fp4_reasons()
+    if not reasons:
+        return None
+    return lacking(rank_gpus(ctx, e.expected_ranks), precision_sms(ctx, "fp4"), "FP4", "fp4-unsupported",
+                   why=f"engine uses {', '.join(reasons)}; ")
 
 
 def engine_fit(ctx: Context) -> tuple[sizing.Fit, str] | Skip:

@@ -84,17 +84,24 @@ def gpu_arch(ctx: Context):
     return fails
 
 
-def _precision(ctx: Context, wanted: bool, sms: list[int], label: str, cause: str):
-    if not wanted:
-        return Skip(f"{label} not asked for (--quant / --kv-cache-dtype)")
-    gpus = visible(ctx)
-    if not gpus:
-        return Skip("no GPU visible")
+# Used when the target release does not list its FP8/FP4 architectures.
+FP8_SMS = [89, 90, 100, 103, 120, 121]
+FP4_SMS = [100, 103, 120, 121]
+
+
+def precision_sms(ctx: Context, kind: str) -> list[int]:
+    """The SMs with FP8 ("fp8") or NVFP4 ("fp4") tensor cores for the target release."""
+    listed = getattr(ctx.target.release, f"{kind}_sm", None) if ctx.target.release else None
+    return list(listed) if listed else (FP8_SMS if kind == "fp8" else FP4_SMS)
+
+
+def lacking(gpus: list[GPUFacts], sms: list[int], label: str, cause: str, why: str = "") -> list[Fail]:
+    """One failure per GPU whose SM is not among ``sms`` (shared by the target and the engine checks)."""
     fails = []
     for g in gpus:
         sm = sm_of(g)
         if sm is not None and sm not in sms:
-            fails.append(Fail(f"GPU {g.index} {g.name}: SM {sm}", f"{label} tensor cores (SM {', '.join(map(str, sms))})",
+            fails.append(Fail(f"{why}GPU {g.index} {g.name}: SM {sm}", f"{label} tensor cores (SM {', '.join(map(str, sms))})",
                               {"gpu": g.name, "gpu_sm": sm}, cause=cause))
     return fails
 
@@ -103,16 +110,21 @@ def _precision(ctx: Context, wanted: bool, sms: list[int], label: str, cause: st
 def fp8(ctx: Context):
     """FP8 (E4M3) GEMMs and FP8 KV cache need Ada (SM89), Hopper (SM90) or Blackwell."""
     t = ctx.target
-    sms = (t.release.fp8_sm if t.release and t.release.fp8_sm else [89, 90, 100, 103, 120, 121])
-    return _precision(ctx, t.quant == "fp8" or t.kv_cache_dtype == "fp8", list(sms), "FP8", "fp8-unsupported")
+    if t.quant != "fp8" and t.kv_cache_dtype != "fp8":
+        return Skip("FP8 not asked for (--quant / --kv-cache-dtype)")
+    if not visible(ctx):
+        return Skip("no GPU visible")
+    return lacking(visible(ctx), precision_sms(ctx, "fp8"), "FP8", "fp8-unsupported")
 
 
 @check("GPU004", "fp4-unsupported", area="gpu", cause="fp4-unsupported", title="NVFP4 asked for on a GPU without FP4")
 def fp4(ctx: Context):
     """NVFP4 needs Blackwell tensor cores (SM100, SM103, SM120, SM121)."""
-    t = ctx.target
-    sms = (t.release.fp4_sm if t.release and t.release.fp4_sm else [100, 103, 120, 121])
-    return _precision(ctx, t.quant == "nvfp4", list(sms), "NVFP4", "fp4-unsupported")
+    if ctx.target.quant != "nvfp4":
+        return Skip("NVFP4 not asked for (--quant)")
+    if not visible(ctx):
+        return Skip("no GPU visible")
+    return lacking(visible(ctx), precision_sms(ctx, "fp4"), "NVFP4", "fp4-unsupported")
 
 
 @check("GPU005", "vram-too-small", area="gpu", cause="vram-too-small", title="GPU memory below the minimum")
