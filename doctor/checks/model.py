@@ -33,8 +33,12 @@ def rank_gpus(ctx: Context, world: int) -> list[GPUFacts]:
 
 
 def model_fit(ctx: Context) -> tuple[sizing.Fit, GPUFacts] | Skip:
-    """The sizing fit of the target model on the tightest of the GPUs it would use."""
+    """The sizing fit of the target model on the tightest of the GPUs it would use (Skip when there is none)."""
     t, m = ctx.target, ctx.target.model
+    if m is None:
+        return Skip("no --model given")
+    if sizing.tp_problem(m, t.tp):
+        return Skip("tp does not divide the heads (MDL001)")
     gpus = [g for g in rank_gpus(ctx, t.world_size) if gpu_free_bytes(g) is not None]
     if not gpus:
         return Skip("GPU memory unknown")
@@ -75,10 +79,6 @@ def weights_fit(ctx: Context):
     """Weights per GPU (sizing.weights_per_gpu) + activations for max_num_tokens + runtime overhead must fit in
     the GPU's free memory; when they do not, the finding says how many GPUs of this kind it needs."""
     t, m = ctx.target, ctx.target.model
-    if m is None:
-        return Skip("no --model given")
-    if sizing.tp_problem(m, t.tp):
-        return Skip("tp does not divide the heads (MDL001)")
     res = model_fit(ctx)
     if isinstance(res, Skip):
         return res
@@ -109,10 +109,6 @@ def kv_fits(ctx: Context):
     a full batch of max-length sequences needs batch x seq x bytes-per-token. When it does not fit the runtime
     queues requests (or shrinks max_seq_len if not even one fits)."""
     t, m = ctx.target, ctx.target.model
-    if m is None:
-        return Skip("no --model given")
-    if sizing.tp_problem(m, t.tp):
-        return Skip("tp does not divide the heads (MDL001)")
     res = model_fit(ctx)
     if isinstance(res, Skip):
         return res
