@@ -3,7 +3,6 @@ carry what they promise; the Slurm batch script runs end to end with a stand-in 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from doctor.commands.selftest import (
-    Progress, SelftestOptions, check_results, findings_for, parse_gpus, parse_tiers, run_selftest,
+    Progress, check_results, findings_for, parse_gpus, parse_tiers,
 )
 from doctor.errors import UsageError
 from doctor.model import Severity

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from doctor.selftest import TIERS, tier
+from doctor.selftest import tier
 from doctor.selftest.runner import child_env, run_tier
 
 pytestmark = pytest.mark.gpu

@@ -108,7 +108,6 @@ def kv_fits(ctx: Context):
     """After weights and activations, kv_cache_free_gpu_mem_fraction (0.9) of the rest holds the paged KV cache;
     a full batch of max-length sequences needs batch x seq x bytes-per-token. When it does not fit the runtime
     queues requests (or shrinks max_seq_len if not even one fits)."""
-    t, m = ctx.target, ctx.target.model
     res = model_fit(ctx)
     if isinstance(res, Skip):
         return res
