@@ -19,6 +19,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from doctor.sizing import ModelSpec
@@ -242,9 +243,8 @@ def _rank_files(directory: Path, info: EngineInfo) -> list[tuple[str, int]]:
     return out
 
 
-def _open_path(text: str) -> list[str]:
-    """The object keys enclosing the end of ``text`` (a tolerant scan of possibly broken JSON)."""
-    stack: list[list[Any]] = []
+def _json_events(text: str) -> Iterator[tuple[str, str]]:
+    """A tolerant scan of possibly broken JSON: ("key", name) for an object key, ("open"|"close", bracket)."""
     i, n = 0, len(text)
     while i < n:
         c = text[i]
@@ -255,44 +255,44 @@ def _open_path(text: str) -> list[str]:
             k = j + 1
             while k < n and text[k] in " \t\r\n":
                 k += 1
-            if stack and stack[-1][0] == "{" and k < n and text[k] == ":":
-                stack[-1][1] = text[i + 1:j]
+            if k < n and text[k] == ":":
+                yield "key", text[i + 1:j]
             i = j + 1
             continue
         if c in "{[":
-            stack.append([c, None])
-        elif c in "}]" and stack:
-            stack.pop()
+            yield "open", c
+        elif c in "}]":
+            yield "close", c
         i += 1
-    frames = [(t, k) for t, k in stack]
+
+
+def _open_path(text: str) -> list[str]:
+    """The object keys enclosing the end of ``text``."""
+    stack: list[list[Any]] = []
+    for kind, value in _json_events(text):
+        if kind == "key" and stack and stack[-1][0] == "{":
+            stack[-1][1] = value
+        elif kind == "open":
+            stack.append([value, None])
+        elif kind == "close" and stack:
+            stack.pop()
     # every frame but the innermost was entered through its key; the innermost key is "after"
-    path = [str(k) for t, k in frames[:-1] if t == "{" and k is not None]
-    if frames and frames[-1][0] == "{" and frames[-1][1] is not None:
-        path.append(f"(after {frames[-1][1]!r})")
+    path = [str(k) for t, k in stack[:-1] if t == "{" and k is not None]
+    if stack and stack[-1][0] == "{" and stack[-1][1] is not None:
+        path.append(f"(after {stack[-1][1]!r})")
     return path
 
 
 def _top_keys(text: str) -> set[str]:
     """Keys seen at depth 1 of possibly broken JSON."""
-    keys, depth, i, n = set(), 0, 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            k = j + 1
-            while k < n and text[k] in " \t\r\n":
-                k += 1
-            if depth == 1 and k < n and text[k] == ":":
-                keys.add(text[i + 1:j])
-            i = j + 1
-            continue
-        if c in "{[":
+    keys, depth = set(), 0
+    for kind, value in _json_events(text):
+        if kind == "key" and depth == 1:
+            keys.add(value)
+        elif kind == "open":
             depth += 1
-        elif c in "}]":
+        elif kind == "close":
             depth -= 1
-        i += 1
     return keys
 
 
