@@ -136,32 +136,30 @@ def world(ctx: Context):
     return None
 
 
+def _precision(ctx: Context, kind: str, label: str):
+    """The engine's FP8/FP4 features ("fp8"/"fp4") against the GPUs its ranks would run on."""
+    e = _engine(ctx)
+    if e is None:
+        return Skip("no --engine given")
+    reasons = getattr(e, f"{kind}_reasons")()
+    if not reasons:
+        return None
+    return lacking(rank_gpus(ctx, e.expected_ranks), precision_sms(ctx, kind), label, f"{kind}-unsupported",
+                   why=f"engine uses {', '.join(reasons)}; ")
+
+
 @check("ENG005", "engine-fp8-unsupported", area="engine", cause="fp8-unsupported",
        title="Engine uses FP8 on a GPU without FP8")
 def fp8(ctx: Context):
     """FP8 weights (quant_algo FP8*), an FP8 KV cache, use_fp8_context_fmha or an fp8 gemm_plugin need SM 8.9+."""
-    e = _engine(ctx)
-    if e is None:
-        return Skip("no --engine given")
-    reasons = e.fp8_reasons()
-    if not reasons:
-        return None
-    return lacking(rank_gpus(ctx, e.expected_ranks), precision_sms(ctx, "fp8"), "FP8", "fp8-unsupported",
-                   why=f"engine uses {', '.join(reasons)}; ")
+    return _precision(ctx, "fp8", "FP8")
 
 
 @check("ENG006", "engine-fp4-unsupported", area="engine", cause="fp4-unsupported",
        title="Engine uses NVFP4 on a GPU without FP4")
 def fp4(ctx: Context):
     """NVFP4 / MXFP4 weights or an NVFP4 KV cache need Blackwell tensor cores."""
-    e = _engine(ctx)
-    if e is None:
-        return Skip("no --engine given")
-    reasons = e.fp4_reasons()
-    if not reasons:
-        return None
-    return lacking(rank_gpus(ctx, e.expected_ranks), precision_sms(ctx, "fp4"), "FP4", "fp4-unsupported",
-                   why=f"engine uses {', '.join(reasons)}; ")
+    return _precision(ctx, "fp4", "FP4")
 
 
 def engine_fit(ctx: Context) -> tuple[sizing.Fit, str] | Skip:
