@@ -113,6 +113,7 @@ class Release:
     min_driver_compat: str = ""
     fp8_sm: list[int] = ()  # type: ignore[assignment]
     fp4_sm: list[int] = ()  # type: ignore[assignment]
+    pip_unsupported_sm: list[int] = ()  # type: ignore[assignment]  # SMs in `sm` served only by the NGC container / a source build, not the pip wheel
     int4_awq_min_sm: int = 75
     int8_sq_min_sm: int = 80
     pip_extra_index: str = ""
@@ -197,6 +198,8 @@ class _CauseEntry:
     fix: str
     docs: str
     note: str = ""
+    generic: bool = False
+    defaults: dict = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -241,8 +244,54 @@ class KB:
         for e in entries:
             if e.id in out:
                 raise KBError(f"causes.toml: cause ({e.id}): duplicate id")
-            out[e.id] = Cause(e.id, e.title, e.fix, e.docs, e.note)
+            if e.defaults is not None and not all(isinstance(v, str) for v in e.defaults.values()):
+                raise KBError(f"causes.toml: cause ({e.id}): key 'defaults': values must be strings")
+            cause = Cause(e.id, e.title, e.fix, e.docs, e.note, e.generic, dict(e.defaults or {}))
+            missing = cause.required_fields()
+            if missing:
+                raise KBError(f"causes.toml: cause ({e.id}): key 'fix': {', '.join(sorted(missing))} must be in an optional "
+                              "[? ... ?] segment or have a default, else a finding without it would show a placeholder")
+            out[e.id] = cause
         return out
+
+    @functools.cached_property
+    def cause_graph(self) -> dict[str, set[str]]:
+        """rules/cause-graph.toml: cause -> the causes it explains (their messages are its consequences)."""
+        data = self._load("cause-graph.toml")
+        out: dict[str, set[str]] = {}
+        for i, e in enumerate(data.get("edge", [])):
+            where = f"cause-graph.toml: edge[{i}]"
+            if not isinstance(e, dict) or set(e) - {"cause", "explains", "why"} or not isinstance(e.get("explains"), list):
+                raise KBError(f"{where}: expected cause, explains (a list) and why")
+            if not isinstance(e.get("why"), str) or not e["why"]:
+                raise KBError(f"{where} ({e.get('cause')}): key 'why': say why (it is the reason shown to users)")
+            for c in [e.get("cause"), *e["explains"]]:
+                if c not in self.causes:
+                    raise KBError(f"{where}: {c!r} is not a cause of causes.toml")
+            out.setdefault(e["cause"], set()).update(e["explains"])
+        return out
+
+    @functools.cached_property
+    def components(self) -> dict[str, dict[str, str]]:
+        """rules/components.toml: who owns a message (torch, nccl, tensorrt_llm...) and where to report it."""
+        data = self._load("components.toml")
+        out: dict[str, dict[str, str]] = {}
+        for i, e in enumerate(data.get("component", [])):
+            if not isinstance(e, dict) or not all(isinstance(e.get(k), str) and e.get(k) for k in ("id", "name", "tracker")):
+                raise KBError(f"components.toml: component[{i}]: expected id, name and tracker (strings)")
+            for alias in [e["id"], *e.get("aliases", [])]:
+                out[alias] = {"name": e["name"], "tracker": e["tracker"]}
+        return out
+
+    @functools.cached_property
+    def vocabularies(self) -> list:
+        """rules/vocab/*.toml: the upstream error vocabularies, validated (doctor.explain.vocab)."""
+        from doctor.explain.vocab import VocabError, load_vocabularies
+
+        try:
+            return load_vocabularies(self.directory / "vocab", set(self.causes), tomllib)
+        except VocabError as exc:
+            raise KBError(f"rules/vocab: {exc}") from None
 
     def cause(self, cause_id: str) -> Cause:
         try:

@@ -26,7 +26,7 @@ class Severity(str, enum.Enum):
         return {"error": 2, "warning": 1, "info": 0}[self.value]
 
 
-_OPTIONAL = re.compile(r"\[\?(.*?)\?\]", re.S)
+_OPTIONAL = re.compile(r"\[\?((?:(?!\[\?).)*?)\?\]", re.S)  # innermost first: segments may nest
 _FIELD = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}")
 
 
@@ -45,7 +45,9 @@ def render_template(template: str, params: dict[str, Any]) -> str:
         inner = m.group(1)
         return inner if all(has(n) for n in _FIELD.findall(inner)) else ""
 
-    text = _OPTIONAL.sub(optional, template)
+    text, prev = template, None
+    while text != prev:  # nested segments, innermost first
+        prev, text = text, _OPTIONAL.sub(optional, text)
     return _FIELD.sub(lambda m: str(params[m.group(1)]) if has(m.group(1)) else f"<{m.group(1)}>", text)
 
 
@@ -58,9 +60,23 @@ class Cause:
     fix: str
     docs: str
     note: str = ""
+    generic: bool = False  # a catch-all (an MPI abort, an NCCL "internal error"): any specific cause in the same log explains it
+    defaults: dict[str, str] = field(default_factory=dict)  # values for fix fields a finding may not have
 
     def fix_for(self, params: dict[str, Any]) -> str:
-        return render_template(self.fix, params)
+        """The fix with the finding's parameters; a field it lacks takes the cause's default (itself a template)."""
+        values = {k: v for k, v in params.items() if v not in (None, "")}
+        for k, v in self.defaults.items():
+            if k not in values:
+                values[k] = render_template(v, values)
+        return render_template(self.fix, values)
+
+    def required_fields(self) -> set[str]:
+        """Fields outside optional segments that have no default: a template error (a placeholder would show)."""
+        text, prev = self.fix, None
+        while text != prev:
+            prev, text = text, _OPTIONAL.sub("", text)
+        return set(_FIELD.findall(text)) - set(self.defaults)
 
 
 @dataclass

@@ -46,3 +46,35 @@ def snapshot_path():
         return SNAPSHOTS / f"{name}.json"
 
     return get
+
+
+def explain_bytes(data: bytes, kb_: KB | None = None, block: int | None = None, name: str = "log"):
+    """Explain in-memory bytes as a log file would be explained (the whole engine, no CLI)."""
+    import io
+
+    from doctor.explain.graph import build_report
+    from doctor.explain.run import new_scanner
+
+    k = kb_ or KB()
+    scanner = new_scanner(k)
+    if block:
+        scanner.block = block
+    scanner.scan_stream(name, io.BytesIO(data))
+    return build_report(scanner, k)
+
+
+def load_index(folder: Path) -> list[dict]:
+    from doctor.kb import tomllib
+
+    return tomllib.loads((folder / "INDEX.toml").read_text(encoding="utf-8"))["log"]
+
+
+def first_cause(report) -> str:
+    """The category of the first error (else first warning) of an explain report: what a user reads first."""
+    from doctor.model import Severity
+
+    for sev in (Severity.ERROR, Severity.WARNING):
+        for f in report.findings:
+            if f.severity == sev:
+                return f.category
+    return "none"

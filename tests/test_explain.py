@@ -1,9 +1,8 @@
-"""`explain` on real logs (fixtures/logs, INDEX.toml) and on every awkward shape of input."""
+"""`explain` end to end: the fixture logs, ranking, awkward input, the command line."""
 
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
 import subprocess
@@ -11,15 +10,12 @@ import sys
 
 import pytest
 
-from doctor.explain.matcher import Scanner
-from doctor.explain.rank import build_report, ranges
+from doctor.explain.graph import ranges
 from doctor.explain.reader import clean_line, iter_blocks
-from doctor.explain.signatures import compile_catalogue
-from doctor.kb import KB, tomllib
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES, ROOT, explain_bytes, first_cause, load_index
 
 LOGS = FIXTURES / "logs"
-INDEX = tomllib.loads((LOGS / "INDEX.toml").read_text(encoding="utf-8"))["log"]
+INDEX = load_index(LOGS)
 ERRORS = [e for e in INDEX if e["expected_cause"] != "none"]
 CLEAN = [e for e in INDEX if e["expected_cause"] == "none"]
 OOM = (b"[11/10/2023-06:30:40] [TRT] [E] 2: [virtualMemoryBuffer.cpp::resizePhysical::140] "
@@ -28,20 +24,9 @@ ENGINE_SM = (b"[TRT] [E] 6: The engine plan file is generated on an incompatible
              b"expecting compute 9.0 got compute 8.9, please rebuild.\n")
 
 
-@pytest.fixture(scope="module")
-def catalogue():
-    return compile_catalogue(KB())
-
-
-def explain_bytes(catalogue, data: bytes, block: int | None = None):
-    scanner = Scanner(catalogue, block) if block else Scanner(catalogue)
-    scanner.scan_stream("log", io.BytesIO(data))
-    return build_report(scanner)
-
-
 def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "doctor", "explain", *args], input=stdin, capture_output=True,
-                          cwd=ROOT, env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1"})
+                          cwd=ROOT, env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "HOME": os.environ.get("HOME", "/tmp")})
 
 
 # --- the fixture logs -------------------------------------------------------------------------------
@@ -54,21 +39,20 @@ def test_fixture_counts():
 
 
 @pytest.mark.parametrize("entry", ERRORS, ids=[e["file"] for e in ERRORS])
-def test_expected_cause_is_the_first_finding(catalogue, entry):
-    from doctor.explain.reader import Input
-
-    scanner = Scanner(catalogue)
-    scanner.scan(Input(str(LOGS / entry["file"])))
-    report = build_report(scanner)
+def test_expected_cause_is_the_first_finding(entry):
+    report = explain_bytes((LOGS / entry["file"]).read_bytes())
     assert report.findings, f"nothing found in {entry['file']}"
+    assert first_cause(report) in {entry["expected_cause"], *entry.get("also_acceptable", [])}, \
+        [(f.id, f.category, f.line) for f in report.findings]
     first = report.findings[0]
-    assert first.category == entry["expected_cause"], [(f.id, f.category, f.line) for f in report.findings]
     assert first.line is not None and first.evidence and first.fix and first.docs
+    errors = [f for f in report.findings if f.severity.value == "error"]
+    assert len(errors) <= 2, f"one root cause is one error: {[(f.category, f.evidence[:60]) for f in errors]}"
 
 
 @pytest.mark.parametrize("entry", CLEAN, ids=[e["file"] for e in CLEAN])
-def test_clean_logs_report_no_error(catalogue, entry):
-    report = explain_bytes(catalogue, (LOGS / entry["file"]).read_bytes())
+def test_clean_logs_report_no_error(entry):
+    report = explain_bytes((LOGS / entry["file"]).read_bytes())
     assert [f.id for f in report.findings if f.severity.value == "error"] == []
     assert report.exit_code() == 0
 
@@ -76,24 +60,25 @@ def test_clean_logs_report_no_error(catalogue, entry):
 # --- ranking and de-duplication ---------------------------------------------------------------------
 
 
-def test_chain_reports_root_cause_first(catalogue):
+def test_chain_reports_root_cause_first():
     log = (b"[TRT] [I] building\n" + OOM
            + b"[11/10/2023-06:30:40] [TRT-LLM] [E] Engine building failed, please check the error log.\n"
            + b"Traceback (most recent call last):\n  File \"build.py\", line 9, in <module>\n    main()\n"
            + b"RuntimeError: Engine building failed\n"
            + b"--------------------------------------------------------------------------\n"
            + b"Primary job  terminated normally, but 1 process returned\n")
-    report = explain_bytes(catalogue, log)
-    cats = [f.category for f in report.findings]
-    assert cats[0] == "build-oom"
-    assert "mpi-failure" in cats and cats.index("mpi-failure") > 0
+    report = explain_bytes(log)
+    errors = [f for f in report.findings if f.severity.value == "error"]
+    assert [f.category for f in errors] == ["build-oom"], "the OOM explains the failed build and the MPI abort"
+    consequences = [c["category"] for c in errors[0].extra["consequences"]]
+    assert "mpi-failure" in consequences
     assert report.findings[0].line == 2
 
 
-def test_same_error_from_eight_ranks_is_one_finding(catalogue):
+def test_same_error_from_eight_ranks_is_one_finding():
     line = b"Failed, NCCL error /src/cpp/tensorrt_llm/plugins/ncclPlugin/allreducePlugin.cpp:295 'unhandled system error'\n"
     log = b"".join(b"[1,%d]<stderr>:" % r + line for r in (3, 0, 7, 1, 2, 6, 4, 5))
-    report = explain_bytes(catalogue, log)
+    report = explain_bytes(log)
     nccl = [f for f in report.findings if f.category == "nccl-failure"]
     assert len(nccl) == 1
     assert nccl[0].extra["seen"] == "seen 8 times, on ranks 0-7"
@@ -105,21 +90,30 @@ def test_ranges():
     assert ranges({0, 1, 2, 3, 5, 7, 8}) == "0-3, 5, 7-8"
 
 
-def test_nothing_matched_shows_last_error_lines(catalogue):
-    log = b"".join(b"INFO step %d\n" % i for i in range(100)) + b"ValueError: something nobody has seen\nbye\n"
-    report = explain_bytes(catalogue, log)
-    assert report.findings == []
-    assert "trtllm-doctor check" in report.extra["message"]
-    assert report.extra["lines"][-1]["line"] == 101
-    assert report.extra["lines"][-1]["text"] == "ValueError: something nobody has seen"
+def test_an_error_no_rule_knows_is_an_unknown_failure_with_its_component():
+    log = (b"INFO step 1\n" * 50 + b"Traceback (most recent call last):\n"
+           b'  File "/venv/lib/python3.12/site-packages/tensorrt_llm/llmapi/llm.py", line 88, in generate\n'
+           b"    raise ValueError(msg)\n"
+           b"ValueError: something nobody has seen\nbye\n")
+    report = explain_bytes(log)
+    (f,) = report.findings
+    assert f.category == "unknown-failure" and f.severity.value == "error"
+    assert f.evidence == "ValueError: something nobody has seen" and f.line == 54
+    assert f.extra["component"] == "tensorrt_llm"
+    assert "https://github.com/NVIDIA/TensorRT-LLM/issues" in f.fix and "ValueError" in f.fix
 
 
-def test_traceback_frame_is_context(catalogue):
+def test_nothing_wrong_says_so():
+    report = explain_bytes(b"".join(b"INFO step %d\n" % i for i in range(100)))
+    assert report.findings == [] and report.extra["summary"] == "No known problem found."
+
+
+def test_traceback_frame_is_context():
     log = (b"Traceback (most recent call last):\n"
            b'  File "/usr/lib/python3/dist-packages/tensorrt_llm/runtime/model_runner.py", line 81, in read_config\n'
            b"    assert world_size == tensorrt_llm.mpi_world_size(), \\\n"
            b"AssertionError: Engine world size (2) != Runtime world size (1)\n")
-    report = explain_bytes(catalogue, log)
+    report = explain_bytes(log)
     f = report.findings[0]
     assert f.category == "parallelism-mismatch" and f.line == 4
     assert f.extra["context"][0].startswith('File "/usr/lib/python3/dist-packages/tensorrt_llm/runtime/model_runner.py"')
@@ -129,35 +123,45 @@ def test_traceback_frame_is_context(catalogue):
 # --- awkward input ----------------------------------------------------------------------------------
 
 
-def test_line_numbers_across_small_blocks(catalogue):
+def test_line_numbers_across_small_blocks():
     log = b"".join(b"line %d\n" % i for i in range(1, 500)) + ENGINE_SM + b"tail\n"
     for block in (7, 64, 1000, 1 << 20):
-        report = explain_bytes(catalogue, log, block)
+        report = explain_bytes(log, block=block)
         assert report.findings[0].line == 500, block
         assert report.extra["inputs"][0]["lines"] == 501
 
 
-def test_binary_garbage_nul_ansi_and_cr(catalogue):
+def test_traceback_split_across_blocks_keeps_its_exception():
+    log = (b"x\n" * 100 + b"Traceback (most recent call last):\n" + b'  File "/a/site-packages/torch/cuda/__init__.py", line 1, in f\n' * 20
+           + b"RuntimeError: a message nobody knows\n")
+    report = explain_bytes(log, block=256)
+    (f,) = report.findings
+    assert f.extra["exception"]["type"] == "RuntimeError" and f.extra["component"] == "torch"
+
+
+def test_binary_garbage_nul_ansi_and_cr():
     log = (bytes(b for b in range(256) if b != 10) * 50 + b"\n"
            + b"\xff\xfe\x00garbage\x00\n"
            + b"Loading 10%\rLoading 50%\r\x1b[31m" + ENGINE_SM.rstrip(b"\n") + b"\x1b[0m\r\n"
            + b"\x00" * 10000 + b"\n")
-    report = explain_bytes(catalogue, log)
+    report = explain_bytes(log)
     f = report.findings[0]
     assert f.category == "engine-gpu-mismatch" and f.line == 3
     assert "\x1b" not in f.evidence and "Loading" not in f.evidence
-    assert f.params == {"engine_sm": "90", "gpu_sm": "89"}
+    assert f.params["engine_sm"] == "90" and f.params["gpu_sm"] == "89"
 
 
-def test_one_megabyte_lines_and_an_error_at_the_end_of_one(catalogue):
+def test_one_megabyte_lines_and_an_error_at_the_end_of_one():
     long_line = b"x" * (1 << 20) + b" " + OOM
-    report = explain_bytes(catalogue, b"a" * (3 << 20) + b"\n" + long_line)
+    report = explain_bytes(b"a" * (3 << 20) + b"\n" + long_line)
     f = report.findings[0]
     assert f.category == "build-oom" and f.line == 2
     assert len(f.evidence) <= 410
 
 
 def test_line_longer_than_any_block_is_cut_not_buffered():
+    import io
+
     data = b"y" * (10 << 20)
     blocks = list(iter_blocks(io.BytesIO(data), "x", block=1 << 20, max_line=2 << 20))
     assert max(map(len, blocks)) <= 3 << 20
@@ -171,9 +175,15 @@ def test_line_longer_than_any_block_is_cut_not_buffered():
     (b"[pod/trt-0/server] Killed", "Killed", None),
     (b"Error:  2024-10-26 17:30:28 PyProcess - W-17921-test-stderr: [1,1]<stderr>:E1026 boom", "E1026 boom", 1),
     (b"\x1b[1;31m[E]\x1b[0m red", "[E] red", None),
+    (b"[rank3]: torch.distributed.DistBackendError: NCCL error", "torch.distributed.DistBackendError: NCCL error", 3),
+    (b"(RayWorkerWrapper pid=1148) NCCL WARN x", "NCCL WARN x", None),
 ])
 def test_clean_line_prefixes(raw, text, rank):
     assert clean_line(raw) == (text, rank)
+
+
+def test_clean_line_keeps_indentation_for_tracebacks():
+    assert clean_line(b'[rank0]:   File "x.py", line 3, in f', keep_indent=True) == ('  File "x.py", line 3, in f', 0)
 
 
 def test_gzip_stdin_utf16_and_several_files(tmp_path):
@@ -214,10 +224,9 @@ def test_cli_exit_codes(tmp_path):
 def test_cli_markdown_and_output_file(tmp_path):
     out = tmp_path / "r.md"
     proc = run_cli(str(LOGS / ERRORS[0]["file"]), "--format", "markdown", "-o", str(out))
-    if proc.returncode == 2 and b"unknown format" in proc.stderr:
-        pytest.skip("markdown renderer not registered yet")
     assert proc.returncode == 1
-    assert ERRORS[0]["expected_cause"] in out.read_text() or out.read_text()
+    text = out.read_text()
+    assert ERRORS[0]["expected_cause"] in text or "|" in text
 
 
 def test_cli_warnings_only_strict():
@@ -236,26 +245,3 @@ def test_rules_explains_a_signature():
     rows = json.loads(subprocess.run([sys.executable, "-m", "doctor", "rules", "S003", "-f", "json"],
                                      capture_output=True, cwd=ROOT).stdout)
     assert rows["cause"] == "engine-gpu-mismatch" and rows["examples"]
-
-
-def test_pattern_without_literal_still_matches(tmp_path):
-    """A pattern with no literal of 3+ characters is run as a regex over whole blocks (slow, but correct)."""
-    (tmp_path / "causes.toml").write_text((KB().directory / "causes.toml").read_text())
-    (tmp_path / "signatures.toml").write_text("""schema = 1
-[[signature]]
-id = "S900"
-symbol = "odd"
-cause = "disk-full"
-severity = "error"
-role = "root"
-confidence = "low"
-patterns = ['^\\d{3}-[a-z]{2}$']
-note = "test"
-[[signature.examples]]
-line = '123-ab'
-source = "https://example.com"
-""")
-    cat = compile_catalogue(KB(tmp_path))
-    assert cat.unfiltered == [0]
-    report = explain_bytes(cat, b"x\n123-ab\n1234-ab\n")
-    assert [(f.id, f.line) for f in report.findings] == [("S900", 2)]

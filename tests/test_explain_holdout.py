@@ -1,36 +1,38 @@
-"""Root-cause rate of `explain` on the held-out real logs (fixtures/logs/holdout, holdout/fresh).
+"""Root-cause rate of `explain` on the evaluation corpora (real logs it was not written from).
 
-These logs were collected separately from the ones the signatures were written from; the goal
-for logs the catalogue has not seen is the right root cause first on at least 90% of them and no
-error or warning on clean logs. (The "fresh" set was measured at 16/19 before any signature was
-tuned on it; the recorded rates are in the issue notes.)
+- fixtures/logs/holdout, holdout/fresh: public logs collected after the first catalogue;
+- fixtures/logs/eval/h200-faultlab: real failures produced on an H200 by fault injection (tools/faultlab.py);
+- fixtures/logs/eval/public-p1: public logs collected before the vocabularies were built.
+
+Each was measured before it was used for tuning (the figures are in the issue notes and
+benchmarks/eval_explain.py prints them); here they guard against regressions: the right root cause
+first on at least 90% of the failing logs, and no error on any clean log.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from doctor.commands.explain import run_explain
-from doctor.kb import tomllib
-from doctor.model import Severity
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, explain_bytes, first_cause, load_index
 
-SETS = [FIXTURES / "logs" / "holdout", FIXTURES / "logs" / "holdout" / "fresh"]
-
-
-def first_cause(path) -> str:
-    report = run_explain([str(path)])
-    serious = [f for f in report.findings if f.severity in (Severity.ERROR, Severity.WARNING)]
-    return serious[0].category if serious else "none"
+SETS = [FIXTURES / "logs" / "holdout", FIXTURES / "logs" / "holdout" / "fresh",
+        FIXTURES / "logs" / "eval" / "h200-faultlab", FIXTURES / "logs" / "eval" / "public-p1"]
 
 
 @pytest.mark.parametrize("folder", SETS, ids=lambda p: p.name)
-def test_holdout_root_cause_rate(folder):
-    index = tomllib.loads((folder / "INDEX.toml").read_text(encoding="utf-8"))["log"]
-    results = [(e["file"], e["expected_cause"], first_cause(folder / e["file"])) for e in index]
-    misses = [r for r in results if r[1] != r[2]]
-    clean_misses = [r for r in misses if r[1] == "none"]
-    assert not clean_misses, f"errors reported on clean logs: {clean_misses}"
-    rate = 1 - len(misses) / len(results)
-    assert len(results) >= 19
+def test_root_cause_rate(folder):
+    index = load_index(folder)
+    results = []
+    for e in index:
+        report = explain_bytes((folder / e["file"]).read_bytes())
+        errors = [f for f in report.findings if f.severity.value == "error"]
+        results.append((e["file"], {e["expected_cause"], *e.get("also_acceptable", [])}, first_cause(report), len(errors)))
+    clean = [r for r in results if r[1] == {"none"}]
+    failing = [r for r in results if r[1] != {"none"}]
+    assert not [r for r in clean if r[3]], f"errors reported on clean logs: {[r for r in clean if r[3]]}"
+    misses = [r for r in failing if r[2] not in r[1]]
+    rate = 1 - len(misses) / len(failing)
+    assert len(failing) >= 16
     assert rate >= 0.9, f"{rate:.0%} right; misses: {misses}"
+    silent = [r for r in failing if r[2] == "none"]
+    assert not silent, f"failing logs explained as nothing: {silent}"

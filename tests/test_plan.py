@@ -36,7 +36,7 @@ def test_405b_fp8_tp1_does_not_fit_and_says_how_many_gpus():
     p = r.extra["plan"]
     assert not p["fits"] and p["gpus_needed"] == 4 and p["tp_pp_needed"] == [4, 1]
     f = next(f for f in r.findings if f.id == "MDL003")
-    assert "4 x NVIDIA H200" in f.fix and "--tp_size 4" in f.fix
+    assert "4 x NVIDIA H200" in f.fix and "tensor_parallel_size 4" in f.fix
     assert "--tp_size 4" in p["commands"][0]
 
 

@@ -1043,6 +1043,7 @@ def build_enum(vid: str, headers: list[tuple[str, str]], libs: list[tuple[str, s
         else:
             notes.append(f"Deprecated alias of {alias_of} (same value {code}).")
             e.patterns.append(rf"\b{re.escape(name)}\b")
+            e.code = None  # matched by its name only: a numeric code is looked up as the value's first name
         e.note = join_notes(notes)
         entries.append(e)
     info = {"primary": primary, "labels": [lab for lab, _ in headers],

@@ -1,4 +1,4 @@
-"""`trtllm-doctor explain LOG...`: recognise known TensorRT-LLM failures in logs, root cause first."""
+"""`trtllm-doctor explain LOG...`: name the root cause of a failure log, with the line that proves it."""
 
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ from doctor.kb import KB, default_kb
 from doctor.model import Report
 
 
-def run_explain(paths: list[str], kb: KB | None = None) -> Report:
-    from doctor.explain.matcher import Scanner
-    from doctor.explain.rank import build_report
-    from doctor.explain.reader import check_inputs
-    from doctor.explain.signatures import compile_catalogue
+def run_explain(paths: list[str], kb: KB | None = None, facts=None) -> Report:
+    """Explain the logs; with ``facts`` (a snapshot or the live machine) the findings are joined with them."""
+    from doctor.explain.run import explain_paths
 
     if not paths:
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("give one or more log files (or - to read stdin)")
         paths = ["-"]
-    inputs = check_inputs(paths)
-    scanner = Scanner(compile_catalogue(kb or default_kb()))
-    for inp in inputs:
-        scanner.scan(inp)
-    return build_report(scanner)
+    kb = kb or default_kb()
+    report = explain_paths(paths, kb)
+    if facts is not None:
+        from doctor.explain.join import join_facts
+
+        join_facts(report, facts, kb)
+    return report

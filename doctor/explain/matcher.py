@@ -1,10 +1,14 @@
-"""The scan: literal keys over raw blocks, regexes on candidate lines only, bounded state.
+"""The scan: one multi-literal pass per block, regexes on candidate lines only, bounded state.
 
-Per block (a few MB of whole lines) the cost is one ``bytes.find`` pass per key plus
-one newline count; Python-level work happens only on lines that hold a key. What is
-kept is bounded whatever the input: one :class:`Agg` per (signature, parameters) with a
-cap per signature, capped rank/line/file sets, a small ring of unexplained error lines
-and a small cache of recently seen candidate lines (logs repeat themselves).
+Per block (a few MB of whole lines): the engine reports every anchor occurrence; the lines
+holding one are decoded, cleaned and tried against the rules their anchors stand for (a line
+seen before is answered from a small cache: logs repeat themselves). A Python traceback
+header starts a :class:`~doctor.explain.structure.TracebackReader` that walks the following
+lines of the same rank to the exception line (and on into the next block when needed).
+
+What is kept is bounded whatever the input: one :class:`Agg` per (cause, rule, parameters) with
+a cap per cause, capped rank/line/file sets, the first and last exceptions, a small ring of
+unexplained error lines.
 """
 
 from __future__ import annotations
@@ -13,22 +17,23 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
+from doctor.explain.catalogue import ERRORISH, TIER_STRUCTURE, Catalogue, Rule
+from doctor.explain.engine import make_engine
 from doctor.explain.reader import BLOCK, Input, clean_line, iter_blocks, open_input
-from doctor.explain.signatures import ERRORISH, Catalogue
+from doctor.explain.structure import TRACEBACK_HEAD, PyException, TracebackReader, is_chain_marker
 
-WINDOW = 2048  # a candidate line is cut to this many bytes either side of its key (4 KB matched at most)
+WINDOW = 4096  # a candidate line is cut to this many bytes either side of its anchor
 EVIDENCE = 400  # characters of evidence kept per finding
-MAX_KEYS_PER_SIG = 16  # distinct parameter sets kept per signature; more fold into the first
-MAX_LINES = 10  # line numbers kept per finding
+MAX_KEYS_PER_CAUSE = 16  # distinct parameter sets kept per cause; more fold into the first
+MAX_LINES = 10
 MAX_RANKS = 4096
 MAX_FILES = 16
-RING = 12  # unexplained error-looking lines kept (the last ones)
-CACHE = 4096  # recently seen candidate lines -> their matches
-SAMPLE = 64 << 10  # bytes from the start of the first input that price the prefilter keys
+RING = 12
+CACHE = 4096
+MAX_EXCEPTIONS = 32  # the first ones kept whole; after that only the last ones
+CHAIN_HEADS = (b"During handling of the above exception", b"The above exception was the direct cause")
 
-_ROLE = {"root": 0, "consequence": 1}
-_CONF = {"high": 0, "medium": 1, "low": 2}
-_FRAME = re.compile(r'^\s*File "[^"]+", line \d+, in \S+')
+_ROLE = {"root": 0, "consequence": 1, "benign": 2}
 _SM = re.compile(r"^(\d{1,2})\.(\d)$")
 
 
@@ -46,10 +51,27 @@ def normalize_params(params: dict[str, str]) -> dict[str, str]:
 
 
 @dataclass
-class Agg:
-    """Everything kept about one finding-to-be: a signature seen with one set of parameters."""
+class Match:
+    rule: int
+    cause: str
+    role: str
+    severity: str
+    tier: int
+    params: dict[str, str]
+    span: tuple[int, int]
+    label: str  # what matched, for the report: "cudaErrorIllegalAddress", "S012", "python-modules: modelopt"
 
-    sig: int
+
+@dataclass
+class Agg:
+    """Everything kept about one match family: a cause seen through one rule with one set of parameters."""
+
+    cause: str
+    rule: int
+    role: str
+    severity: str
+    tier: int
+    label: str
     params: dict[str, str]
     file: int
     line: int
@@ -60,7 +82,8 @@ class Agg:
     lines: list[tuple[int, int]] = field(default_factory=list)
     ranks: set[int] = field(default_factory=set)
     files: set[int] = field(default_factory=set)
-    varied: bool = False  # further parameter sets were folded into this one
+    varied: bool = False
+    order: int = 0  # global order of first sight (file, line) for ranking
 
 
 @dataclass
@@ -71,18 +94,25 @@ class InputStats:
 
 
 class Scanner:
-    """Feed it inputs; it keeps the aggregated matches."""
+    """Feed it inputs; it keeps the aggregated matches and the exceptions."""
 
     def __init__(self, cat: Catalogue, block: int = BLOCK):
         self.cat = cat
         self.block = block
+        anchors = list(cat.literals) + [(TRACEBACK_HEAD, False)] + [(h, False) for h in CHAIN_HEADS]
+        self.tb_anchor = len(cat.literals)
+        self.chain_anchors = {self.tb_anchor + 1, self.tb_anchor + 2}
+        self.engine = make_engine(anchors)
         self.aggs: dict[tuple, Agg] = {}
-        self.per_sig: dict[int, list[tuple]] = {}
+        self.per_cause: dict[str, list[tuple]] = {}
         self.unexplained: deque[tuple[int, int, str]] = deque(maxlen=RING)
+        self.exceptions: list[PyException] = []
+        self.late_exceptions: deque[PyException] = deque(maxlen=MAX_EXCEPTIONS)
         self.inputs: list[InputStats] = []
-        self._cache: dict[bytes, list[tuple[int, dict[str, str], int | None, str, tuple[int, int]]] | None] = {}
-        self._selected = bool(cat.keys)
-        self._bytes_patterns = {pi: re.compile(cat.patterns[pi].regex.pattern.encode("utf-8"), re.M) for pi in cat.unfiltered}
+        self._cache: dict[bytes, tuple[list[Match], int | None, str]] = {}
+        self._readers: dict[int | None, TracebackReader] = {}
+        self._chain_line: dict[int | None, int] = {}
+        self._seq = 0
 
     # --- input -------------------------------------------------------------------------------
 
@@ -95,134 +125,220 @@ class Scanner:
                 fh.close()
 
     def scan_stream(self, name: str, fh) -> InputStats:
-        """Scan one open binary stream to its end."""
         stats = InputStats(name)
         self.inputs.append(stats)
         fi = len(self.inputs) - 1
+        self._readers.clear()
         last = b"\n"
         for buf in iter_blocks(fh, name, self.block):
-            if not self._selected:
-                self.cat.select_keys(buf[:SAMPLE])
-                self._selected = True
             stats.lines += self._block(buf, fi, stats.lines)
             stats.bytes += len(buf)
             last = buf[-1:]
         if last != b"\n":
             stats.lines += 1
+        self._finish_readers()
         return stats
 
     # --- one block -----------------------------------------------------------------------------
 
     def _block(self, buf: bytes, fi: int, base: int) -> int:
         """Scan one block of whole lines; returns its number of newlines."""
-        segs: dict[int, list] = {}
-        find, rfind, size = buf.find, buf.rfind, len(buf)
-
-        def add(pos: int, ki: int, pi: int) -> int:
-            lo = pos - WINDOW if pos > WINDOW else 0
-            s = max(rfind(b"\n", lo, pos), rfind(b"\r", lo, pos)) + 1 or lo
-            if s < lo:
-                s = lo
-            hi = pos + WINDOW if pos + WINDOW < size else size
-            e = find(b"\n", pos, hi)
-            if e == -1:
-                e = hi
-            r = find(b"\r", pos, e)
-            if r != -1:
-                e = r
-            seg = segs.get(s)
-            if seg is None:
-                segs[s] = [e, {ki} if ki >= 0 else set(), {pi} if pi >= 0 else set()]
-            else:
-                (seg[1] if ki >= 0 else seg[2]).add(ki if ki >= 0 else pi)
-            return e
-
-        for ki, key in enumerate(self.cat.keys):
-            pos = find(key)
-            while pos != -1:
-                pos = find(key, add(pos, ki, -1))
-        for pi, rx in self._bytes_patterns.items():
-            for m in rx.finditer(buf):
-                add(m.start(), -1, pi)
-
-        if not segs:
+        if self._readers:
+            self._walk(buf, 0, fi, base + 1, None)
+        hits = self.engine.scan(buf)
+        if not hits:
             return buf.count(b"\n")
+        rfind, find, size = buf.rfind, buf.find, len(buf)
+        lines: dict[int, list] = {}
+        for end, anchor in hits:
+            s = rfind(b"\n", 0, max(end - 1, 0)) + 1
+            seg = lines.get(s)
+            if seg is None:
+                lines[s] = [end, {anchor}]
+            else:
+                seg[1].add(anchor)
+                if end > seg[0]:
+                    seg[0] = end
         line, prev = base + 1, 0
-        for s in sorted(segs):
+        for s in sorted(lines):
             line += buf.count(b"\n", prev, s)
             prev = s
-            e, kis, pis = segs[s]
-            self._segment(buf, s, e, kis, pis, fi, line)
+            end, anchors = lines[s]
+            e = find(b"\n", end)
+            if e == -1:
+                e = size
+            lo = s if end - s <= WINDOW else end - WINDOW
+            hi = e if e - end <= WINDOW else end + WINDOW
+            self._line(buf, s, lo, hi, e, anchors, fi, line)
         return line - base - 1 + buf.count(b"\n", prev)
 
-    def _segment(self, buf: bytes, s: int, e: int, kis: set[int], pis: set[int], fi: int, line: int) -> None:
-        raw = buf[s:e]
+    def _line(self, buf: bytes, s: int, lo: int, hi: int, e: int, anchors: set[int], fi: int, line: int) -> None:
+        raw = buf[lo:hi]
+        if b"\r" in raw:  # progress bars: the last rewrite of the line is what was shown
+            raw = raw[raw.rfind(b"\r", 0, max(len(raw) - 1, 0)) + 1 :] if raw.rstrip(b"\r") else raw
+        if self.tb_anchor in anchors or anchors & self.chain_anchors:
+            text, rank = clean_line(raw)
+            if anchors & self.chain_anchors and is_chain_marker(text):
+                self._chain_line[rank] = line
+            if self.tb_anchor in anchors and text.startswith("Traceback (most recent call last)"):
+                chained = self._chain_line.get(rank, -99) >= line - 3
+                old = self._readers.get(rank)
+                if old is not None:
+                    self._keep_exception(old)
+                self._readers[rank] = TracebackReader(fi, line, rank, chained)
+                self._walk(buf, e + 1, fi, line + 1, rank)
+            anchors = anchors - {self.tb_anchor} - self.chain_anchors
+            if not anchors:
+                return
+        cached = self._cache.get(raw)
+        if cached is None:
+            cached = self._match(raw, anchors)
+            if len(self._cache) >= CACHE:
+                self._cache.clear()
+            self._cache[raw] = cached
+        matches, rank, text = cached
+        if not matches:
+            if anchors & self.cat.errorish and ERRORISH.search(text):
+                self.unexplained.append((fi, line, text[:EVIDENCE]))
+            return
+        for m in matches:
+            self._record(buf, s, m, rank, text, fi, line)
+
+    def _walk(self, buf: bytes, pos: int, fi: int, line: int, only: int | None) -> None:
+        """Feed the lines from ``pos`` to the open traceback readers (one rank's, or all of them) until they finish."""
+        size = len(buf)
+        readers = self._readers
+        while pos < size and readers and (only is None or only in readers):
+            e = buf.find(b"\n", pos)
+            if e == -1:
+                e = size
+            text, rank = clean_line(buf[pos : min(e, pos + WINDOW)], keep_indent=True)
+            r = readers.get(rank)
+            if r is None and None in readers and rank is None:
+                r = readers[None]
+            if r is not None and (only is None or rank == only):
+                r.feed(text, line)
+                if r.done:
+                    self._keep_exception(r)
+                    del readers[rank]
+            pos, line = e + 1, line + 1
+
+    def _keep_exception(self, reader: TracebackReader) -> None:
+        if reader.result is None:
+            return
+        if len(self.exceptions) < MAX_EXCEPTIONS:
+            self.exceptions.append(reader.result)
+        else:
+            self.late_exceptions.append(reader.result)
+
+    def _finish_readers(self) -> None:
+        for r in self._readers.values():
+            self._keep_exception(r)
+        self._readers.clear()
+
+    # --- one candidate line ----------------------------------------------------------------------
+
+    def _match(self, raw: bytes, anchors: set[int]) -> tuple[list[Match], int | None, str]:
+        cat = self.cat
         if b"\x00" in raw:
             raw = raw.replace(b"\x00", b"")
-        cache_key = raw if not pis else None
-        if cache_key is not None and cache_key in self._cache:
-            matches = self._cache[cache_key]
-        else:
-            matches = self._match(raw, kis, pis)
-            if cache_key is not None:
-                if len(self._cache) >= CACHE:
-                    self._cache.clear()
-                self._cache[cache_key] = matches
-        if matches is None:
-            return
-        if not matches:
-            if kis & self.cat.errorish_keys:
-                text, _ = clean_line(raw)
-                if ERRORISH.search(text):
-                    self.unexplained.append((fi, line, text[:EVIDENCE]))
-            return
-        for sig, params, rank, text, span in matches:
-            self._record(buf, s, sig, params, rank, text, span, fi, line)
-
-    def _match(self, raw: bytes, kis: set[int], pis: set[int]):
-        """All signatures matching one candidate line, the most specific kept; None when no key literal is in it."""
-        cat = self.cat
-        todo = set(pis)
-        for ki in kis:
-            for pi, lit in cat.key_patterns[ki]:
-                if pi not in todo and lit in raw:
-                    todo.add(pi)
-        if not todo and not (kis & cat.errorish_keys):
-            return None
         text, rank = clean_line(raw)
-        found: dict[int, tuple] = {}
-        for pi in sorted(todo):
-            p = cat.patterns[pi]
-            if p.sig in found:
-                continue
-            m = p.regex.search(text)
-            if m is None:
-                continue
-            params = {k: v for k, v in m.groupdict().items() if v is not None}
-            r = params.pop("rank", None)
-            if rank is None and r is not None and r.isdigit():
-                rank = int(r)
-            found[p.sig] = (p.sig, normalize_params(params), rank, text, m.span())
-        if len(found) > 1:
-            best = min(self._priority(sig) for sig in found)
-            found = {sig: v for sig, v in found.items() if self._priority(sig) == best}
-        return list(found.values())
+        todo: set[int] = set()
+        for a in anchors:
+            if a < len(cat.literal_rules):
+                todo.update(cat.literal_rules[a])
+        found: list[Match] = []
+        for ri in sorted(todo):
+            m = self._try(ri, cat.rules[ri], text)
+            if m is not None:
+                found.append(m)
+        if not found:
+            return [], rank, text
+        # one match per cause (the strictest; the others lend it their parameters). Different causes on one
+        # line are all kept (a wrapper and the error it wraps): the cause graph decides which is the root.
+        # A line that a stricter layer calls harmless (benign) is harmless.
+        by_cause: dict[str, list[Match]] = {}
+        for m in found:
+            by_cause.setdefault(m.cause, []).append(m)
+        merged = []
+        for ms in by_cause.values():
+            ms.sort(key=lambda m: (m.tier, _ROLE[m.role], m.span[0]))
+            win = ms[0]
+            for other in ms[1:]:
+                for k, v in other.params.items():
+                    win.params.setdefault(k, v)
+            merged.append(win)
+        benign = [m for m in merged if m.role == "benign"]
+        failing = [m for m in merged if m.role != "benign"]
+        if benign and (not failing or min(m.tier for m in benign) < min(m.tier for m in failing)):
+            found = benign
+        else:
+            found = failing
+        rank_param = next((m.params.pop("rank") for m in found if m.params.get("rank", "").isdigit()), None)
+        if rank is None and rank_param is not None:
+            rank = int(rank_param)
+        return found, rank, text
 
-    def _priority(self, sig: int) -> tuple[int, int]:
-        s = self.cat.signatures[sig]
-        return (_ROLE[s.role], _CONF[s.confidence])
+    def _try(self, ri: int, r: Rule, text: str) -> Match | None:
+        cat = self.cat
+        m = cat.regex(ri).search(text)
+        if m is None:
+            return None
+        groups = {k: v for k, v in m.groupdict().items() if v is not None}
+        cause, role, severity, label = r.cause, r.role, r.severity, r.entry or r.id
+        params = dict(r.params)
+        if r.mode == "text":
+            if r.contexts and not any(cat.context(c).search(text) for c in r.contexts):
+                return None
+        elif r.mode in ("key", "code"):
+            vocab = cat.vocabularies[r.vocab]
+            if r.mode == "key":
+                key = groups.get("key", "")
+                entry = vocab.lookup(_demangle(key) if r.vocab == "cxx-namespaces" else key)
+            else:
+                try:
+                    code = int(groups.get("code", ""))
+                except ValueError:
+                    return None
+                entry = next((e for e in vocab.entries if e.code == code), None)
+            if entry is not None:
+                cause, role, severity, label = entry.cause, entry.role, entry.severity, entry.name
+                params.update(entry.params)
+                if r.mode == "code":
+                    params.setdefault("error_name", entry.name)
+                    if entry.text:
+                        params.setdefault("error_text", entry.text)
+            elif not cause:
+                return None
+            else:
+                label = f"{vocab.id}: {groups.get('key', '')}"
+            key = groups.get("key", "")
+            params = {k: v.replace("{key}", key) for k, v in params.items()}
+        elif r.origin == "vocab" and r.vocab in cat.vocabularies and cat.vocabularies[r.vocab].kind == "enum":
+            entry_obj = next((e for e in cat.vocabularies[r.vocab].entries if e.name == r.entry), None)
+            params.setdefault("error_name", r.entry)
+            if entry_obj is not None and entry_obj.text:
+                params.setdefault("error_text", entry_obj.text)
+        if not cause:
+            return None
+        params.update(groups)
+        if r.component:
+            params.setdefault("component", r.component)
+        return Match(ri, cause, role, severity, r.tier, normalize_params(params), m.span(), label)
 
-    def _record(self, buf, s, sig, params, rank, text, span, fi, line) -> None:
-        key = (sig, tuple(sorted(params.items())))
+    def _record(self, buf: bytes, s: int, m: Match, rank: int | None, text: str, fi: int, line: int) -> None:
+        key = (m.cause, m.label, tuple(sorted(m.params.items())))
         agg = self.aggs.get(key)
         if agg is None:
-            keys = self.per_sig.setdefault(sig, [])
-            if len(keys) >= MAX_KEYS_PER_SIG:
+            keys = self.per_cause.setdefault(m.cause, [])
+            if len(keys) >= MAX_KEYS_PER_CAUSE:
                 agg = self.aggs[keys[0]]
                 agg.varied = True
             else:
-                evidence, span = _excerpt(text, span)
-                agg = Agg(sig, params, fi, line, evidence, span, _context(buf, s))
+                evidence, span = _excerpt(text, m.span)
+                self._seq += 1
+                agg = Agg(m.cause, m.rule, m.role, m.severity, m.tier, m.label, m.params, fi, line, evidence, span,
+                          _context(buf, s), order=self._seq)
                 self.aggs[key] = agg
                 keys.append(key)
         agg.count += 1
@@ -233,6 +349,18 @@ class Scanner:
         if len(agg.files) < MAX_FILES:
             agg.files.add(fi)
 
+    def all_exceptions(self) -> list[PyException]:
+        return self.exceptions + list(self.late_exceptions)
+
+
+def _demangle(symbol: str) -> str:
+    """A C++ symbol as written in source (c10::Error::Error(...)); plain C symbols are returned as they are."""
+    if not symbol.startswith("_Z"):
+        return symbol
+    from doctor.explain.demangle import demangle
+
+    return demangle(symbol)
+
 
 def _excerpt(text: str, span: tuple[int, int]) -> tuple[str, tuple[int, int]]:
     if len(text) <= EVIDENCE:
@@ -242,6 +370,9 @@ def _excerpt(text: str, span: tuple[int, int]) -> tuple[str, tuple[int, int]]:
     cut = text[start : start + EVIDENCE]
     lead = "..." if start else ""
     return lead + cut, (a - start + len(lead), min(b - start, EVIDENCE) + len(lead))
+
+
+_FRAME = re.compile(r'^\s*File "[^"]+", line \d+, in \S+')
 
 
 def _context(buf: bytes, s: int) -> list[str]:
@@ -260,3 +391,6 @@ def _context(buf: bytes, s: int) -> list[str]:
     if out and _FRAME.match(out[-1]):
         return out[-1:]
     return []
+
+
+__all__ = ["Agg", "InputStats", "Match", "Scanner", "TIER_STRUCTURE", "normalize_params"]

@@ -140,28 +140,35 @@ _PREFIXES = re.compile(
     r"|\[pod/[^\]\s]+\]\s+"  # kubectl logs --prefix
     r"|[\w.-]+[-_]\d+\s+\|\s?"  # docker compose: "triton-1  | "
     r"|>\s?"  # a quoted log (issue trackers, mail)
+    r"|\((?:[A-Za-z_][\w:-]*) pid=\d+(?:, ip=[\d.]+)?\)\s+"  # Ray / vLLM workers: "(RayWorkerWrapper pid=1148) "
     r")"
 )
-# mpirun --tag-output / --output-filename: "[1,3]<stderr>:" (jobid, rank). Anything before it is a wrapper's prefix.
-_MPI_TAG = re.compile(r"\[\d+,(\d+)\]<(?:stdout|stderr|stddiag)>:\s?")
+# mpirun --tag-output / --output-filename: "[1,3]<stderr>:" (jobid, rank); torchrun / torch.distributed:
+# "[rank3]:" or "[default3]:". Anything before it is a wrapper's prefix.
+_MPI_TAG = re.compile(r"\[\d+,(\d+)\]<(?:stdout|stderr|stddiag)>:\s?|\[(?:rank|default)(\d+)\]:\s?")
 
 
-def clean_line(raw: bytes) -> tuple[str, int | None]:
-    """Decode one raw line for matching and display: (text, MPI rank or None)."""
+def clean_line(raw: bytes, keep_indent: bool = False) -> tuple[str, int | None]:
+    """Decode one raw line for matching and display: (text, rank or None).
+
+    ``keep_indent`` keeps the leading whitespace after the prefixes (tracebacks are read by indentation).
+    """
     text = raw.decode("utf-8", "replace")
     if "\x1b" in text:
         text = _ANSI.sub("", text)
-    text = _CONTROL.sub("", text).strip()
+    text = _CONTROL.sub("", text).rstrip()
+    if not keep_indent:
+        text = text.lstrip()
     rank = None
     for _ in range(4):
         m = _MPI_TAG.search(text, 0, 512)
         if m:
-            rank = int(m.group(1))
+            rank = int(m.group(1) or m.group(2))
             text = text[m.end():]
             continue
-        m = _PREFIXES.match(text)
+        m = _PREFIXES.match(text.lstrip() if keep_indent else text)
         if m and m.end():
-            text = text[m.end():]
+            text = (text.lstrip() if keep_indent else text)[m.end():]
             continue
         break
-    return text.strip(), rank
+    return (text.rstrip() if keep_indent else text.strip()), rank

@@ -114,32 +114,21 @@ def describe_exit(returncode: int) -> str:
     return f"exit code {returncode}"
 
 
+_OWN_CODE_FAULTS = ("cuda-kernel-fault", "cuda-device-assert", "cuda-launch-resources", "cuda-api-misuse")
+
+
 def explain_hook(text: str) -> tuple[str, dict[str, Any], str] | None:
-    """Run ``text`` through explain's log catalogue (rules/signatures.toml); its root cause, or None.
+    """Run ``text`` through explain's catalogue (signatures and vocabularies); its root cause, or None.
 
     Uses explain's own scanner and ranking (doctor.explain), so a tier's stderr is read
     exactly as `trtllm-doctor explain` would read it as a log file. Anything going wrong
     in there returns None, and the table in this module decides.
     """
-    import os
-    import tempfile
-
     try:
-        from doctor.explain.matcher import Scanner
-        from doctor.explain.rank import build_findings
-        from doctor.explain.reader import Input
-        from doctor.explain.signatures import compile_catalogue
+        from doctor.explain.run import explain_text
         from doctor.kb import default_kb
 
-        fd, path = tempfile.mkstemp(prefix="trtllm-doctor-stderr-", suffix=".log")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as fh:
-                fh.write(text)
-            scanner = Scanner(compile_catalogue(default_kb()))
-            scanner.scan(Input(path))
-            findings = build_findings(scanner)
-        finally:
-            os.unlink(path)
+        findings = explain_text(text, default_kb(), name="<tier stderr>")
     except Exception:  # noqa: BLE001 - the explain engine must never break a self-test report
         return None
     if not findings:
@@ -154,6 +143,9 @@ def classify_text(text: str, *, use_explain: bool = True) -> tuple[str, dict[str
         return None
     if use_explain:
         hit = explain_hook(text)
+        if hit is not None and hit[0] in _OWN_CODE_FAULTS:
+            # the tiers run known-good kernels: a kernel fault there is the GPU's, not a bug in the code
+            return "gpu-hardware-error", hit[1], hit[2]
         if hit is not None and hit[0] != "unknown-failure":
             return hit
     lines = text.splitlines()
