@@ -147,11 +147,24 @@ def explain(
     verbose: bool = VerboseOpt,
     strict: bool = StrictOpt,
     config: Optional[Path] = ConfigOpt,
+    snapshot: Optional[Path] = typer.Option(None, "--snapshot", help="Read the findings against this machine snapshot (GPU memory, SM, GPUs visible...)."),
+    here: bool = typer.Option(False, "--here", help="Read the findings against this machine's facts (as `check` collects them)."),
 ) -> None:
-    """Explain TensorRT-LLM / Triton / NCCL error logs: the root cause first, each with its fix."""
+    """Explain failure logs (TensorRT-LLM, PyTorch, NCCL, MPI, pip, Hugging Face, Triton...): the root cause first, its fix."""
     from doctor.commands.explain import run_explain
 
-    _finish(run_explain(list(paths or [])), fmt, verbose, output, strict, config)
+    facts = None
+    if snapshot is not None and here:
+        raise errors.UsageError("--snapshot and --here both name a machine: give one")
+    if snapshot is not None:
+        from doctor.facts import load_snapshot
+
+        facts = load_snapshot(snapshot)
+    elif here:
+        from doctor.probes import collect
+
+        facts = collect()
+    _finish(run_explain(list(paths or []), facts=facts), fmt, verbose, output, strict, config)
 
 
 @app.command()

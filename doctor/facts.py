@@ -176,6 +176,10 @@ class Facts:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SnapshotError(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); truncated or corrupt?") from None
+        except RecursionError:
+            raise SnapshotError("JSON nested too deeply to be a snapshot") from None
+        except ValueError as exc:  # a number of 4,300+ digits (CPython's int-string limit)
+            raise SnapshotError(f"not a usable snapshot ({exc})") from None
         return cls.from_dict(data)
 
 
@@ -216,3 +220,18 @@ def _build(tp: Any, value: Any, where: str) -> Any:
     if tp is int and isinstance(value, bool) or not isinstance(value, tp):
         raise SnapshotError(f"{where}: expected {tp.__name__}, found {type(value).__name__}")
     return value
+
+
+SNAPSHOT_LIMIT = 64 << 20
+
+
+def load_snapshot(path) -> Facts:
+    """Read a snapshot file (bounded, regular file only); any problem is a one-line usage error."""
+    from doctor.errors import UsageError
+    from doctor.inputs import read_text
+
+    text = read_text(path, "a snapshot", SNAPSHOT_LIMIT)
+    try:
+        return Facts.from_json(text)
+    except SnapshotError as exc:
+        raise UsageError(f"{path}: {exc}") from None

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from doctor.checks import Context, run_checks
-from doctor.commands.check import CheckOptions, build_target, load_snapshot
+from doctor.commands.check import CheckOptions, build_target
+from doctor.facts import load_snapshot
 from doctor.engine import EngineConfigError, load_engine, parse_engine_config
 from doctor.errors import UsageError
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from doctor.checks import Context, run_checks
 from doctor.errors import UsageError
-from doctor.facts import Facts, SnapshotError
+from doctor.facts import Facts, load_snapshot
 from doctor.kb import KB, default_kb
 from doctor.model import Report
 from doctor.target import Target, resolve_release
@@ -31,28 +31,6 @@ class CheckOptions:
     selftest: bool = False
     timeout: float = 5.0
     config: Path | None = None
-
-
-def load_snapshot(path: Path) -> Facts:
-    """Read a snapshot file; any problem is a one-line usage error."""
-    try:
-        if path.is_dir():
-            raise UsageError(f"{path}: is a directory, expected a snapshot JSON file")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read snapshot {path}: {exc.strerror}") from None
-    if len(raw) > 64 * 2**20:
-        raise UsageError(f"{path}: {len(raw)} bytes is too large for a snapshot")
-    if b"\x00" in raw[:65536]:
-        raise UsageError(f"{path}: not a snapshot (binary data, not UTF-8 JSON)")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not a snapshot (binary data, not UTF-8 JSON)") from None
-    try:
-        return Facts.from_json(text)
-    except SnapshotError as exc:
-        raise UsageError(f"{path}: {exc}") from None
 
 
 def build_target(opts: CheckOptions, facts: Facts, kb: KB) -> Target:

@@ -161,23 +161,33 @@ def _literal_clauses(items, flags: int) -> list[list[str]]:
     return clauses
 
 
-def required_literals(pattern: str) -> tuple[list[str], list[str], bool]:
-    """(the chosen clause's alternatives, every required single run, ignorecase) for one pattern."""
+def literal_clauses(pattern: str) -> tuple[list[list[str]], bool]:
+    """Every required clause of a pattern with alternatives of 3+ characters, and whether it ignores case."""
     parsed = sre_parse.parse(pattern)
     flags = parsed.state.flags
-    clauses = _literal_clauses(list(parsed), flags)
-    singles = [c[0] for c in clauses if len(c) == 1 and len(c[0]) >= MIN_LITERAL]
-    multi = [c for c in clauses if len(c) > 1 and min(map(len, c)) >= MIN_LITERAL]
-    if singles and (not multi or max(map(len, singles)) >= 6):
-        return [max(singles, key=_rarity)], singles, bool(flags & re.IGNORECASE)
-    if multi:
-        return max(multi, key=lambda c: min(map(len, c))), [], bool(flags & re.IGNORECASE)
-    return [], [], bool(flags & re.IGNORECASE)
+    clauses = [c for c in _literal_clauses(list(parsed), flags) if c and min(map(len, c)) >= MIN_LITERAL]
+    return clauses, bool(flags & re.IGNORECASE)
 
 
-def _rarity(lit: str) -> tuple[int, int]:
-    """How good an anchor a literal is: not common log text first, then long."""
-    return (-COMMON.count(lit.strip()) if lit.strip() else -99, len(lit))
+def required_literals(pattern: str, counts: dict[str, int] | None = None) -> tuple[list[str], list[str], bool]:
+    """(the chosen clause's alternatives, every required single run, ignorecase) for one pattern.
+
+    The chosen clause is the rarest in healthy logs (``counts``: occurrences in rules/noise/healthy.log),
+    then the one with the longest shortest alternative; without counts, a built-in list of common text.
+    """
+    clauses, icase = literal_clauses(pattern)
+    singles = [c[0] for c in clauses if len(c) == 1]
+    if not clauses:
+        return [], [], icase
+
+    def cost(clause: list[str]) -> tuple:
+        if counts is not None:
+            seen = sum(counts.get(a.lower() if icase else a, 0) for a in clause)
+        else:
+            seen = sum(COMMON.count(a.strip()) if a.strip() else 99 for a in clause)
+        return (seen, len(clause), -min(map(len, clause)))
+
+    return min(clauses, key=cost), singles, icase
 
 
 # --- building ------------------------------------------------------------------------------------
@@ -209,7 +219,7 @@ def _rules_from_vocab(v: Vocabulary) -> list[Rule]:
             out.append(Rule(rid + (f"#{i}" if i else ""), "vocab", "line", pat, tier=TIER_MESSAGE, **base))
         if v.kind == "enum":
             out.append(Rule(rid + "#name", "vocab", "line", _word(e.name), tier=TIER_MESSAGE, **base))
-            if e.text and len(e.text) >= MIN_LITERAL:
+            if e.text and len(e.text) >= MIN_LITERAL and e.role != "benign":  # a benign value needs no text form
                 out.append(Rule(rid + "#text", "vocab", "text", re.escape(e.text), tier=TIER_CONTEXT, confidence="medium",
                                 contexts=v.contexts, **base))
     if v.kind == "enum":
@@ -225,11 +235,29 @@ def _rules_from_vocab(v: Vocabulary) -> list[Rule]:
     return out
 
 
-def _attach_literals(rules: list[Rule]) -> None:
+def _noise_counts(directory: Path, rules: list[Rule]) -> dict[str, int]:
+    """How often each candidate anchor occurs in the healthy-log sample (rules/noise/healthy.log)."""
+    try:
+        sample = (directory / "noise" / "healthy.log").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    lower = sample.lower()
+    counts: dict[str, int] = {}
     for r in rules:
-        alts, _singles, icase = required_literals(r.pattern)
-        r.literals = tuple(alts)
-        r.icase = icase
+        clauses, icase = literal_clauses(r.pattern)
+        for clause in clauses:
+            for a in clause:
+                key = a.lower() if icase else a
+                if key not in counts:
+                    counts[key] = (lower if icase else sample).count(key)
+    return counts
+
+
+def _attach_literals(rules: list[Rule], counts: dict[str, int] | None) -> None:
+    for r in rules:
+        alts, _singles, icase = required_literals(r.pattern, counts)
+        r.literals = tuple(alts) or ERRORISH_LITERALS  # no literal of its own: it is tried on error-looking lines
+        r.icase = icase and bool(alts)
 
 
 def _fingerprint(directory: Path) -> str:
@@ -255,7 +283,7 @@ def build_catalogue(kb) -> Catalogue:
     vocabularies = {v.id: v for v in kb.vocabularies}
     for v in vocabularies.values():
         rules.extend(_rules_from_vocab(v))
-    _attach_literals(rules)
+    _attach_literals(rules, _noise_counts(kb.directory, rules) or None)
     literals: list[tuple[bytes, bool]] = []
     index: dict[tuple[bytes, bool], int] = {}
     literal_rules: list[list[int]] = []
@@ -270,8 +298,6 @@ def build_catalogue(kb) -> Catalogue:
         return i
 
     for ri, r in enumerate(rules):
-        if not r.literals:
-            raise ValueError(f"rule {r.id}: pattern {r.pattern!r} has no literal of {MIN_LITERAL}+ characters to anchor it")
         for lit in r.literals:
             literal_rules[anchor(lit, r.icase)].append(ri)
     errorish = {anchor(lit, False) for lit in ERRORISH_LITERALS}

@@ -46,11 +46,7 @@ class HyperscanEngine:
     def scan(self, block: bytes) -> list[tuple[int, int]]:
         hits: list[tuple[int, int]] = []
         add = hits.append
-
-        def on_match(ident: int, start: int, end: int, flags: int, context: object) -> None:
-            add((end, ident))
-
-        self.db.scan(block, match_event_handler=on_match)
+        self.db.scan(block, match_event_handler=lambda ident, start, end, flags, ctx: add((end, ident)))
         return hits
 
 

@@ -116,12 +116,13 @@ def group_matches(scanner: Scanner, kb) -> list[Group]:
     for cause, aggs in by_cause.items():
         c = kb.causes.get(cause)
         aggs.sort(key=_agg_order)
-        if cause == "unknown-failure":  # the fatal one is the last exception, else the first error line
+        if cause == "unknown-failure":  # the last exception (the fatal one; of a chain, its first), else the first error line
             exc_lines = [a for a in aggs if a.tier == 3 and a.role == "root"]
             if exc_lines:
-                last = max(exc_lines, key=lambda a: a.order)
-                aggs.remove(last)
-                aggs.insert(0, last)
+                pick = max(exc_lines, key=lambda a: a.order)
+                pick = _chain_head(pick, exc_lines, scanner)
+                aggs.remove(pick)
+                aggs.insert(0, pick)
         groups.append(Group(cause, aggs, bool(c and c.generic)))
     exceptions = {(e.file, e.line): e for e in scanner.all_exceptions()}
     for g in groups:
@@ -131,6 +132,19 @@ def group_matches(scanner: Scanner, kb) -> list[Group]:
                 if e is not None:
                     g.exception = g.exception or e
     return groups
+
+
+def _chain_head(agg: Agg, candidates: list[Agg], scanner: Scanner) -> Agg:
+    """For an exception raised while handling (or because of) earlier ones, the first of that chain."""
+    excs = scanner.all_exceptions()
+    by_line = {(e.file, e.line): i for i, e in enumerate(excs)}
+    i = by_line.get((agg.file, agg.line))
+    if i is None:
+        return agg
+    while i > 0 and excs[i].chained:
+        i -= 1
+    head = excs[i]
+    return next((a for a in candidates if (a.file, a.line) == (head.file, head.line)), agg)
 
 
 def link(groups: list[Group], graph: dict[str, set[str]]) -> list[Group]:
@@ -269,7 +283,8 @@ def build_findings(scanner: Scanner, kb) -> list[Finding]:
         if len(g.aggs) > 1:
             extra["also"] = [{"id": cat.rules[a.rule].id, "symbol": _symbol(a.label), "line": a.line,
                               "evidence": a.evidence, "count": a.count} for a in g.aggs[1:9]]
-        kids = _descendants(g)
+        own = {(best.file, ln) for _, ln in best.lines}
+        kids = [k for k in _descendants(g) if (k.best.file, k.best.line) not in own]  # not another reading of the root's line
         if kids:
             extra["consequences"] = [
                 {"category": k.cause, "title": kb.cause(k.cause).title, "id": cat.rules[k.best.rule].id,

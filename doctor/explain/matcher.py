@@ -150,15 +150,25 @@ class Scanner:
             return buf.count(b"\n")
         rfind, find, size = buf.rfind, buf.find, len(buf)
         lines: dict[int, list] = {}
-        for end, anchor in hits:
+        cur_s, cur_e, seg = -1, -1, None
+        for end, anchor in hits:  # the engine reports hits in order of their end: most share the last hit's line
+            if cur_s <= end <= cur_e and seg is not None:
+                seg[1].add(anchor)
+                if end > seg[0]:
+                    seg[0] = end
+                continue
             s = rfind(b"\n", 0, max(end - 1, 0)) + 1
             seg = lines.get(s)
             if seg is None:
-                lines[s] = [end, {anchor}]
+                seg = lines[s] = [end, {anchor}]
             else:
                 seg[1].add(anchor)
                 if end > seg[0]:
                     seg[0] = end
+            cur_s = s
+            cur_e = find(b"\n", end)
+            if cur_e == -1:
+                cur_e = size
         line, prev = base + 1, 0
         for s in sorted(lines):
             line += buf.count(b"\n", prev, s)
@@ -214,13 +224,14 @@ class Scanner:
                 e = size
             text, rank = clean_line(buf[pos : min(e, pos + WINDOW)], keep_indent=True)
             r = readers.get(rank)
-            if r is None and None in readers and rank is None:
-                r = readers[None]
             if r is not None and (only is None or rank == only):
                 r.feed(text, line)
                 if r.done:
                     self._keep_exception(r)
                     del readers[rank]
+            # every open reader pays for every line walked (another rank's included): a walk is bounded
+            for k in [k for k, x in readers.items() if x.tick()]:
+                self._keep_exception(readers.pop(k))
             pos, line = e + 1, line + 1
 
     def _keep_exception(self, reader: TracebackReader) -> None:

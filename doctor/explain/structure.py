@@ -82,8 +82,16 @@ class TracebackReader:
         self.file, self.start, self.rank, self.chained = file, line, rank, chained
         self.frames: list[str] = []
         self.count = 0
+        self.walked = 0
         self.done = False
         self.result: PyException | None = None
+
+    def tick(self) -> bool:
+        """One more line walked past (its own or another rank's); True when the walk must stop."""
+        self.walked += 1
+        if self.walked > 4 * MAX_TB_LINES:
+            self.done = True
+        return self.done
 
     def feed(self, text: str, line: int) -> None:
         if self.done:

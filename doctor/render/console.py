@@ -97,6 +97,16 @@ def _finding_lines(f: Finding, verbose: bool, indent: str) -> list[tuple[str, st
         out.append((f"{pad}{f.extra.get('where') or f'line {f.line}'}: {f.evidence}", "bold"))
         if f.extra.get("seen"):
             out.append((f"{pad}({f.extra['seen']})", "dim"))
+        if f.extra.get("component") and f.category == "unknown-failure":
+            exc = f.extra.get("exception") or {}
+            out.append((f"{pad}raised by: {f.extra['component']}" + (f" ({exc['type']})" if exc.get("type") else ""), "dim"))
+        cons = f.extra.get("consequences", [])
+        for c in cons[: None if verbose else 3]:
+            out.append((f"{pad}then line {c['line']}: {c['evidence']}  [{c['category']}: a consequence]", "dim"))
+        if len(cons) > 3 and not verbose:
+            out.append((f"{pad}(and {len(cons) - 3} more consequences; -v shows them)", "dim"))
+        for m in f.extra.get("machine", []):
+            out.append((f"{pad}on this machine: {m}", ""))
         if verbose:
             out += [(f"{pad}context: {c}", "dim") for c in f.extra.get("context", [])]
             out += [(f"{pad}also {a['id']} line {a['line']}: {a['evidence']}", "dim") for a in f.extra.get("also", [])]
