@@ -812,7 +812,7 @@ def build_regex(toks: list[Tok], path: str, bare: bool, exclude: tuple[str, ...]
     for i, t in enumerate(toks):
         if t.kind == "lit":
             # NCCL writes "NET/IB : x"; the network plugins built from it (e.g. the IB SHARP/aws-ofi plugins) "NET/IB: x"
-            parts.append(rx_escape(t.text).replace(" : ", " ?: "))
+            parts.append(re.sub(r"NET/IB ?: ", r"NET/IB\\w* ?: ?", rx_escape(t.text)).replace(" : ", " ?: "))
             continue
         if t is target:
             nxt = toks[i + 1].text[:1] if i + 1 < len(toks) and toks[i + 1].kind == "lit" and t.kind != "paste" else ""
@@ -822,7 +822,12 @@ def build_regex(toks: list[Tok], path: str, bare: bool, exclude: tuple[str, ...]
             body = r"\S+"
         parts.append(f"(?P<{t.group}>{body})" if t.group else f"(?:{body})" if "|" in body and not body.startswith("(?:") else body)
     rx = re.sub(r"(?:\.\*\?){2,}", ".*?", "".join(parts)) + tail + (r"\s*$" if anchor else "")
-    return rx if bare else "NCCL WARN " + rx
+    if bare:
+        return rx
+    # torch repeats the WARN text under "Last error:" and network plugins print it bare: a format with enough
+    # literal text of its own is recognised without the "NCCL WARN " prefix
+    lit = "".join(t.text for t in toks if t.kind == "lit")
+    return rx if len(lit.strip()) >= 28 else "NCCL WARN " + rx
 
 
 def literal_text(toks: list[Tok]) -> str:
