@@ -245,3 +245,17 @@ def test_rules_explains_a_signature():
     rows = json.loads(subprocess.run([sys.executable, "-m", "doctor", "rules", "S003", "-f", "json"],
                                      capture_output=True, cwd=ROOT).stdout)
     assert rows["cause"] == "engine-gpu-mismatch" and rows["examples"]
+
+
+def test_rules_explains_vocabulary_entries_and_suggests():
+    def rules(*a):
+        return subprocess.run([sys.executable, "-m", "doctor", "rules", *a], capture_output=True, cwd=ROOT)
+
+    out = rules("cudaErrorIllegalAddress").stdout.decode()
+    assert "cuda-runtime:cudaErrorIllegalAddress (code 700) - cause cuda-kernel-fault" in out and "Fix: A kernel" in out
+    assert "[?" not in rules("driver-too-old").stdout.decode()
+    assert rules("cuda-runtime").stdout.decode().startswith("cuda-runtime - CUDA runtime API errors")
+    bad = rules("oom")
+    assert bad.returncode == 2 and "did you mean host-oom-killed, build-oom, runtime-oom" in bad.stderr.decode()
+    assert rules("drv002").returncode == 0
+    assert rules("S003", "-f", "markdown").returncode == 2

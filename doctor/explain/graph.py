@@ -256,7 +256,7 @@ def build_findings(scanner: Scanner, kb) -> list[Finding]:
             "role": best.role,
             "confidence": confidence,
             "note": rule.note,
-            "rule": rule.id,
+            "rule": rule.id,  # the pattern that matched (id#n); the finding's id is its entry
             "layer": rule.origin if rule.origin != "vocab" else f"vocab:{rule.vocab}",
             "file": "<stdin>" if name == "-" else name,
             "count": count,
@@ -281,19 +281,19 @@ def build_findings(scanner: Scanner, kb) -> list[Finding]:
         if any(a.varied for a in g.aggs):
             extra["varied"] = True
         if len(g.aggs) > 1:
-            extra["also"] = [{"id": cat.rules[a.rule].id, "symbol": _symbol(a.label), "line": a.line,
+            extra["also"] = [{"id": cat.rules[a.rule].id.split("#")[0], "symbol": _symbol(a.label), "line": a.line,
                               "evidence": a.evidence, "count": a.count} for a in g.aggs[1:9]]
         own = {(best.file, ln) for _, ln in best.lines}
         kids = [k for k in _descendants(g) if (k.best.file, k.best.line) not in own]  # not another reading of the root's line
         if kids:
             extra["consequences"] = [
-                {"category": k.cause, "title": kb.cause(k.cause).title, "id": cat.rules[k.best.rule].id,
+                {"category": k.cause, "title": kb.cause(k.cause).title, "id": cat.rules[k.best.rule].id.split("#")[0],
                  "line": k.best.line, "evidence": k.best.evidence, "count": k.count}
                 for k in kids[:12]
             ]
         sev = Severity("error" if g.severity == 2 else "warning" if g.severity == 1 else "info")
         findings.append(Finding(
-            id=rule.id, symbol=_symbol(best.label), category=cause.id, severity=sev, title=cause.title,
+            id=rule.id.split("#")[0], symbol=_symbol(best.label), category=cause.id, severity=sev, title=cause.title,
             evidence=best.evidence, expected="", fix=cause.fix_for(params), docs=cause.docs, area="log",
             line=best.line, params=params, extra=extra,
         ))
