@@ -97,7 +97,11 @@ def main() -> int:
     args = ap.parse_args()
     sys.path.insert(0, str(args.doctor.resolve()))
     from doctor.commands.explain import run_explain  # noqa: E402
-    from doctor.model import Severity  # noqa: E402  (older checkouts: the report model's module)
+
+    try:
+        from doctor.report import Severity  # noqa: E402
+    except ImportError:  # checkouts before the rename (doctor/model.py)
+        from doctor.model import Severity  # type: ignore[no-redef]  # noqa: E402
 
     results = [evaluate(d, run_explain, Severity.ERROR, Severity.WARNING) for d in args.dirs]
     if args.json:

@@ -55,7 +55,7 @@ def _root(
 
 def _finish(report, fmt: str, verbose: bool, output: Optional[str], strict: bool, config: Optional[Path]) -> None:
     """Apply the policy, render, and exit with the report's code."""
-    from doctor.model import Severity
+    from doctor.report import Severity
     from doctor.policy import apply_policy
     from doctor.render import emit
 

@@ -29,7 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from doctor.model import Finding, Severity
+from doctor.report import Finding, Severity
 
 STATUSES = ("ok", "corrupt", "stale", "missing", "duplicate")
 # (key in NodeReport.values, label); the table and the JSON use these keys

@@ -20,7 +20,7 @@ else:  # pragma: no cover - exercised on Python 3.10
 
 from packaging.version import InvalidVersion, Version
 
-from doctor.model import Cause
+from doctor.report import Cause
 
 
 class KBError(Exception):

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from doctor.errors import UsageError
-from doctor.model import Finding, Report, Severity
+from doctor.report import Finding, Report, Severity
 
 POLICY_FILE = "trtllm-doctor.toml"
 PYPROJECT = "pyproject.toml"

@@ -71,7 +71,7 @@ def load_index(folder: Path) -> list[dict]:
 
 def first_cause(report) -> str:
     """The category of the first error (else first warning) of an explain report: what a user reads first."""
-    from doctor.model import Severity
+    from doctor.report import Severity
 
     for sev in (Severity.ERROR, Severity.WARNING):
         for f in report.findings:

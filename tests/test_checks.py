@@ -10,7 +10,7 @@ import pytest
 from doctor.checks import Context, all_checks, find_check, run_checks
 from doctor.commands.check import CheckOptions, build_target
 from doctor.facts import Facts, GPUFacts
-from doctor.model import Severity
+from doctor.report import Severity
 from tests.conftest import SNAPSHOTS
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from doctor.facts import Facts, SnapshotError
 from doctor.kb import KB, KBError
-from doctor.model import render_template
+from doctor.report import render_template
 from tests.conftest import ROOT, SNAPSHOTS, has_gpu
 
 

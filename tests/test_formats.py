@@ -13,7 +13,7 @@ import pytest
 from junitparser import Failure, JUnitXml, Skipped
 
 from doctor.commands.check import CheckOptions, run_check
-from doctor.model import Finding, Report, Severity
+from doctor.report import Finding, Report, Severity
 from doctor.render import render
 from doctor.render.github import escape_data
 from doctor.render.markdown import redact

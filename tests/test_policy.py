@@ -12,7 +12,7 @@ import pytest
 
 from doctor.commands.check import CheckOptions
 from doctor.errors import UsageError
-from doctor.model import Finding, Report, Severity
+from doctor.report import Finding, Report, Severity
 from doctor.policy import Ignore, Policy, apply, fill_check_options, find_policy, load_policy, resolve
 
 from .conftest import ROOT, SNAPSHOTS

@@ -11,7 +11,7 @@ import pytest
 
 from doctor.commands.check import CheckOptions, run_check
 from doctor.facts import Facts
-from doctor.model import Report
+from doctor.report import Report
 from doctor.policy import Ignore, Policy, apply
 from doctor.render import render
 from doctor.schema import REPORT_SCHEMA, SNAPSHOT_SCHEMA, generate, load

@@ -18,7 +18,7 @@ from doctor.commands.selftest import (
     Progress, check_results, findings_for, parse_gpus, parse_tiers,
 )
 from doctor.errors import UsageError
-from doctor.model import Severity
+from doctor.report import Severity
 from doctor.selftest import TIERS, tier
 from doctor.selftest.diagnose import classify_text, describe_exit, explain_hook
 from doctor.selftest.runner import TierResult, child_env, select as select_tiers

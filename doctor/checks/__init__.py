@@ -19,7 +19,7 @@ from typing import Any, Union
 
 from doctor.facts import Facts
 from doctor.kb import KB
-from doctor.model import CheckResult, Finding, Severity
+from doctor.report import CheckResult, Finding, Severity
 from doctor.target import Target
 
 RETIRED: dict[str, str] = {}  # id -> why it was retired

@@ -7,7 +7,7 @@ import re
 from packaging.version import InvalidVersion, Version
 
 from doctor.checks import Context, Fail, Skip, check
-from doctor.model import Severity
+from doctor.report import Severity
 
 FP8_MIN_DRIVER = "555"  # the guide: "Driver 535+ minimum, 555+ (FP8)"
 

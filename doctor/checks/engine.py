@@ -16,7 +16,7 @@ from doctor import sizing
 from doctor.checks import Context, Fail, Skip, check
 from doctor.checks.gpu import lacking, precision_sms, sm_of, visible
 from doctor.checks.model import gib, gpu_free_bytes, rank_gpus
-from doctor.model import Severity
+from doctor.report import Severity
 
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from doctor.checks import Context, Fail, Skip, check
 from doctor.facts import GPUFacts
-from doctor.model import Severity
+from doctor.report import Severity
 
 MIN_VRAM_GIB = 12  # the guide: "VRAM 12 GB (8B BF16)" minimum
 BUSY_FRACTION = 0.05  # memory in use above this share of the card, with no process listed, is worth a word

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from doctor.checks import Context, Fail, Skip, check
-from doctor.model import Severity
+from doctor.report import Severity
 
 GIB = 2**30
 # The guide's requirements table: RAM 32 GB minimum (64 GB+ for 70B builds), disk 200 GB, /dev/shm 16 GB for Triton.

@@ -11,7 +11,7 @@ from doctor import sizing
 from doctor.checks import Context, Fail, Skip, check
 from doctor.checks.gpu import sm_of, visible
 from doctor.facts import GPUFacts
-from doctor.model import Severity
+from doctor.report import Severity
 
 GIB = sizing.GIB
 MIB = 2**20

@@ -8,7 +8,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from doctor.checks import Context, Fail, Skip, check
-from doctor.model import Severity
+from doctor.report import Severity
 
 KEY_PACKAGES = ("tensorrt", "torch", "cuda-python", "cuda-bindings", "nvidia-modelopt", "transformers", "mpi4py")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from packaging.version import InvalidVersion, Version
 
 from doctor.checks import Context, Fail, Skip, check
-from doctor.model import Severity
+from doctor.report import Severity
 
 # The guide's minimum OS is Ubuntu 22.04, whose glibc is 2.35.
 MIN_GLIBC = "2.35"

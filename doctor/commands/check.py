@@ -9,7 +9,7 @@ from doctor.checks import Context, run_checks
 from doctor.errors import UsageError
 from doctor.facts import Facts, load_snapshot
 from doctor.kb import KB, default_kb
-from doctor.model import Report
+from doctor.report import Report
 from doctor.target import Target, resolve_release
 
 

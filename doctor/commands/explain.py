@@ -6,7 +6,7 @@ import sys
 
 from doctor.errors import UsageError
 from doctor.kb import KB, default_kb
-from doctor.model import Report
+from doctor.report import Report
 
 
 def run_explain(paths: list[str], kb: KB | None = None, facts=None) -> Report:

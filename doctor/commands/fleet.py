@@ -18,7 +18,7 @@ from typing import IO
 
 from doctor.errors import UsageError
 from doctor.fleet import COLUMNS, NodeReport, corrupt, merge, parse_document, row_values
-from doctor.model import Report, Severity
+from doctor.report import Report, Severity
 
 MAX_BYTES = 64 * 2**20
 

@@ -17,7 +17,7 @@ from doctor.commands.check import CheckOptions, build_target, gather_facts
 from doctor.errors import UsageError
 from doctor.facts import Facts, GPUFacts, GPUsFacts
 from doctor.kb import GPU, KB, default_kb
-from doctor.model import Report
+from doctor.report import Report
 
 GIB = sizing.GIB
 MIB = 2**20

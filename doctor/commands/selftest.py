@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from doctor.errors import UsageError
 from doctor.kb import KB, KBError, default_kb
-from doctor.model import CheckResult, Finding, Report, Severity
+from doctor.report import CheckResult, Finding, Report, Severity
 
 AREA = "selftest"
 _GPU_ENTRY = re.compile(r"^(\d+|GPU-[0-9A-Fa-f-]+|MIG-[0-9A-Za-z/-]+)$")

@@ -20,7 +20,7 @@ from typing import Any
 
 from doctor.explain.matcher import Agg, Scanner
 from doctor.explain.structure import PyException
-from doctor.model import Finding, Report, Severity
+from doctor.report import Finding, Report, Severity
 
 CHECK_HINT = "run `trtllm-doctor check` on the machine that produced the log"
 _SEV = {"error": 2, "warning": 1, "info": 0}

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from doctor.facts import Facts
-from doctor.model import Report
+from doctor.report import Report
 
 _SIZE = re.compile(r"^\s*([\d.]+)\s*(bytes|B|KiB|MiB|GiB|TiB|KB|MB|GB|TB)?\s*$", re.I)
 _UNITS = {"bytes": 1, "b": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12}

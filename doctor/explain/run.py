@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from doctor.model import Finding, Report
+from doctor.report import Finding, Report
 
 
 def new_scanner(kb):

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from doctor.errors import UsageError
-from doctor.model import Report
+from doctor.report import Report
 
 FORMATS = {
     "human": "doctor.render.console",

@@ -9,7 +9,7 @@ import io
 import os
 import sys
 
-from doctor.model import Finding, Report, Severity
+from doctor.report import Finding, Report, Severity
 
 MARK = {"pass": "✓", Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "i", "skip": "-"}
 STYLE = {"pass": "green", Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan", "skip": "dim"}

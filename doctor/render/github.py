@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from doctor.model import Finding, Report, Severity
+from doctor.report import Finding, Report, Severity
 from doctor.render.markdown import redact
 
 COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}

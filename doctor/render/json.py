@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from doctor.model import Report
+from doctor.report import Report
 
 
 def render(report: Report, *, verbose: bool = False) -> str:

@@ -18,7 +18,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
 
-from doctor.model import Finding, Report, Severity
+from doctor.report import Finding, Report, Severity
 
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 

@@ -12,7 +12,7 @@ import os
 import re
 from typing import Any
 
-from doctor.model import Finding, Report, Severity
+from doctor.report import Finding, Report, Severity
 
 REDACTED = "<redacted>"
 _SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.I)

@@ -1,7 +1,7 @@
 """Generate doctor/schema/*.schema.json from the dataclasses (run: python -m doctor.schema.generate).
 
 The snapshot schema follows doctor/facts.py field by field (descriptions from the
-fields' comments); the report schema wraps it with the Report contract of doctor/model.py.
+fields' comments); the report schema wraps it with the Report contract of doctor/report.py.
 ``--check`` exits 1 when the shipped files differ from what would be generated.
 """
 
@@ -157,7 +157,7 @@ def _fleet() -> dict[str, Any]:
 
 
 def report_schema() -> dict[str, Any]:
-    from doctor.model import SCHEMA_VERSION
+    from doctor.report import SCHEMA_VERSION
 
     snap = snapshot_schema()
     defs = dict(snap["$defs"])
