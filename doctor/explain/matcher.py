@@ -34,6 +34,11 @@ MAX_EXCEPTIONS = 32  # the first ones kept whole; after that only the last ones
 CHAIN_HEADS = (b"During handling of the above exception", b"The above exception was the direct cause")
 
 _ROLE = {"root": 0, "consequence": 1, "benign": 2}
+# A line logged below error level: a library's own error string (an enumeration's text, "out of memory") in it is
+# prose, a hint or a retry, not the failure ("CUDA graphs can take additional memory... if you are running out of memory").
+_QUIET_LEVEL = re.compile(
+    r"^(?:INFO|DEBUG|TRACE|WARNING|WARN)\b|^\[(?:[IDW]|INFO|DEBUG|WARNING|WARN)\]|^\[TensorRT-LLM\]\[(?:INFO|DEBUG|VERBOSE|WARNING)\]"
+    r"|^[IDW]\d{4} \d\d:\d\d:\d\d|^\S+ \S+ (?:INFO|DEBUG|WARNING) | - (?:INFO|DEBUG|WARNING) - |\[TRT\] \[[IVW]\]")
 _SM = re.compile(r"^(\d{1,2})\.(\d)$")
 
 
@@ -259,8 +264,12 @@ class Scanner:
             if a < len(cat.literal_rules):
                 todo.update(cat.literal_rules[a])
         found: list[Match] = []
+        quiet = _QUIET_LEVEL.search(text) is not None
         for ri in sorted(todo):
-            m = self._try(ri, cat.rules[ri], text)
+            r = cat.rules[ri]
+            if quiet and r.mode == "text":
+                continue
+            m = self._try(ri, r, text)
             if m is not None:
                 found.append(m)
         if not found:
