@@ -31,13 +31,18 @@ ConfigOpt = typer.Option(None, "--config", help="Policy file (default: trtllm-do
 # The target flags, shared by `check` and `plan`.
 SnapshotOpt = typer.Option(None, "--snapshot", help="Evaluate a saved snapshot instead of this machine.")
 ReleaseOpt = typer.Option(None, "--trtllm-version", help="Check for this TensorRT-LLM release (default: installed, else newest known).")
-QuantOpt = typer.Option(None, "--quant", help="bf16, fp16, fp8, int4_awq, int8_sq or nvfp4.")
-KvDtypeOpt = typer.Option("auto", "--kv-cache-dtype", help="auto, fp8, int8 or fp16.")
-TpOpt = typer.Option(1, "--tp", min=1, help="Tensor-parallel size.")
-PpOpt = typer.Option(1, "--pp", min=1, help="Pipeline-parallel size.")
-MaxSeqLenOpt = typer.Option(None, "--max-seq-len", min=1)
-MaxBatchOpt = typer.Option(None, "--max-batch-size", min=1)
-MaxTokensOpt = typer.Option(None, "--max-num-tokens", min=1)
+QuantOpt = typer.Option(None, "--quant", help="Re-quantise to bf16, fp16, fp8, int4_awq, int8_sq or nvfp4 (default: the checkpoint's own format).")
+KvDtypeOpt = typer.Option("auto", "--kv-cache-dtype", help="auto (the checkpoint's), fp8, nvfp4, int8, bf16 or fp16.")
+TpOpt = typer.Option(None, "--tp", min=1, max=4096, help="Tensor-parallel size (default: the smallest that fits).")
+PpOpt = typer.Option(None, "--pp", min=1, max=4096, help="Pipeline-parallel size (default: the smallest that fits).")
+EpOpt = typer.Option(None, "--ep", min=1, max=4096, help="MoE expert-parallel size (default: tp when the experts split evenly).")
+BackendOpt = typer.Option(None, "--backend", help="pytorch (Hugging Face checkpoints, the 1.x default) or tensorrt (engines); default: the release's.")
+ModelOpt = typer.Option(None, "--model", help="A Hugging Face model folder or config.json, a hub id in the local HF cache, or a preset (`trtllm-doctor rules models`... see README).")
+LlmOptionsOpt = typer.Option(None, "--extra-llm-api-options", help="An LLM API options YAML (trtllm-serve --extra_llm_api_options): validated against the release, its settings planned with.")
+ServeOpt = typer.Option(None, "--serve", help="A whole trtllm-serve command line, quoted: its model, flags and options file are the target.")
+MaxSeqLenOpt = typer.Option(None, "--max-seq-len", min=1, max=2**31)
+MaxBatchOpt = typer.Option(None, "--max-batch-size", min=1, max=2**20)
+MaxTokensOpt = typer.Option(None, "--max-num-tokens", min=1, max=2**31)
 
 
 def _version(value: bool) -> None:
@@ -75,11 +80,15 @@ def check(
     python: Optional[str] = typer.Option(None, "--python", help="Read the packages of another interpreter (a venv's or a container's python)."),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Where engines and checkpoints will be written (disk check)."),
     engine: Optional[Path] = typer.Option(None, "--engine", help="Check an engine directory against this machine."),
-    model: Optional[str] = typer.Option(None, "--model", help="Model preset name or a local HF config.json / folder."),
+    model: Optional[str] = ModelOpt,
+    extra_llm_api_options: Optional[Path] = LlmOptionsOpt,
+    serve: Optional[str] = ServeOpt,
+    backend: Optional[str] = BackendOpt,
     quant: Optional[str] = QuantOpt,
     kv_cache_dtype: str = KvDtypeOpt,
-    tp: int = TpOpt,
-    pp: int = PpOpt,
+    tp: Optional[int] = TpOpt,
+    pp: Optional[int] = PpOpt,
+    ep: Optional[int] = EpOpt,
     max_seq_len: Optional[int] = MaxSeqLenOpt,
     max_batch_size: Optional[int] = MaxBatchOpt,
     max_num_tokens: Optional[int] = MaxTokensOpt,
@@ -96,7 +105,8 @@ def check(
 
     opts = CheckOptions(
         snapshot=snapshot, trtllm_version=trtllm_version, python=python, workdir=workdir, engine=engine,
-        model=model, quant=quant, kv_cache_dtype=kv_cache_dtype, tp=tp, pp=pp, max_seq_len=max_seq_len,
+        model=model, quant=quant, kv_cache_dtype=kv_cache_dtype, tp=tp, pp=pp, ep=ep, backend=backend,
+        extra_llm_api_options=extra_llm_api_options, serve=serve, max_seq_len=max_seq_len,
         max_batch_size=max_batch_size, max_num_tokens=max_num_tokens, selftest=selftest, timeout=timeout,
         config=config,
     )
@@ -108,31 +118,37 @@ def check(
 
 @app.command()
 def plan(
-    model: str = typer.Option(..., "--model", help="Model preset name or a local HF config.json / folder."),
-    gpu: Optional[List[str]] = typer.Option(None, "--gpu", help="Plan for this GPU (from the GPU table) instead of this machine; repeat once per GPU."),
+    model: Optional[str] = ModelOpt,
+    gpu: Optional[List[str]] = typer.Option(None, "--gpu", help="Plan for these GPUs (from the GPU table) instead of this machine: repeat it, or '8xH200'. They are the GPUs available."),
     snapshot: Optional[Path] = SnapshotOpt,
     trtllm_version: Optional[str] = ReleaseOpt,
+    extra_llm_api_options: Optional[Path] = LlmOptionsOpt,
+    serve: Optional[str] = ServeOpt,
+    backend: Optional[str] = BackendOpt,
     quant: Optional[str] = QuantOpt,
     kv_cache_dtype: str = KvDtypeOpt,
-    tp: int = TpOpt,
-    pp: int = PpOpt,
+    tp: Optional[int] = TpOpt,
+    pp: Optional[int] = PpOpt,
+    ep: Optional[int] = EpOpt,
     max_seq_len: Optional[int] = MaxSeqLenOpt,
     max_batch_size: Optional[int] = MaxBatchOpt,
     max_num_tokens: Optional[int] = MaxTokensOpt,
-    fraction: float = typer.Option(0.9, "--kv-cache-free-gpu-mem-fraction", help="Share of free memory for the KV cache."),
+    fraction: Optional[float] = typer.Option(None, "--kv-cache-free-gpu-mem-fraction", help="Share of free memory for the KV cache (default: the options file's, else 0.9)."),
+    from_log: Optional[Path] = typer.Option(None, "--from-log", help="A TensorRT-LLM start-up log: its KV-cache and memory lines beside the prediction."),
     fmt: str = FormatOpt,
     output: Optional[str] = OutputOpt,
     verbose: bool = VerboseOpt,
     strict: bool = StrictOpt,
     config: Optional[Path] = ConfigOpt,
 ) -> None:
-    """Memory per GPU (weights | KV cache | activations | free), what fits, and the trtllm-build command."""
+    """On the GPUs given: the parallelism that fits, memory per GPU, what fits at each length, and the trtllm-serve YAML."""
     from doctor.commands.plan import PlanOptions, plan_text, run_plan
 
     report = run_plan(PlanOptions(
         model=model, gpu=list(gpu or []), snapshot=snapshot, trtllm_version=trtllm_version, quant=quant,
-        kv_cache_dtype=kv_cache_dtype, tp=tp, pp=pp, max_seq_len=max_seq_len, max_batch_size=max_batch_size,
-        max_num_tokens=max_num_tokens, fraction=fraction,
+        kv_cache_dtype=kv_cache_dtype, tp=tp, pp=pp, ep=ep, backend=backend,
+        extra_llm_api_options=extra_llm_api_options, serve=serve, max_seq_len=max_seq_len,
+        max_batch_size=max_batch_size, max_num_tokens=max_num_tokens, fraction=fraction, from_log=from_log,
     ))
     if fmt == "human" and not output:
         sys.stdout.write(plan_text(report))

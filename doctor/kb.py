@@ -117,6 +117,8 @@ class Release:
     int4_awq_min_sm: int = 75
     int8_sq_min_sm: int = 80
     pip_extra_index: str = ""
+    #: model runtimes the release ships, default first: "tensorrt" (engines), "pytorch" (HF checkpoints)
+    backends: list[str] = ("tensorrt",)  # type: ignore[assignment]
     install: list[str] = ()  # type: ignore[assignment]
     container: str = ""
     note: str = ""
@@ -124,6 +126,48 @@ class Release:
     @property
     def parsed(self) -> Version:
         return Version(self.version)
+
+    @property
+    def default_backend(self) -> str:
+        return self.backends[0] if self.backends else "tensorrt"
+
+    @property
+    def has_engine_flow(self) -> bool:
+        return "tensorrt" in self.backends
+
+
+@dataclass(frozen=True)
+class SupportedModels:
+    """One entry of rules/supported-models.toml: the documented architectures of a release line."""
+
+    version: str  # "1.2", "1.0-1.1", "1.3.0rc", "main-2026"
+    source: str
+    pytorch: list[str]
+    pytorch_complete: bool = False
+    engine: list[str] = ()  # type: ignore[assignment]
+    engine_verified: bool = False
+    autodeploy_only: list[str] = ()  # type: ignore[assignment]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class QuantFormat:
+    """One entry of rules/quant-formats.toml: where a quantisation format runs."""
+
+    id: str
+    kind: str  # weights | kv_cache
+    names: list[str]
+    weight_bits: int
+    sm_native: list[int]
+    sm_weight_only: list[int]
+    backend: str  # pytorch | engine | both
+    sources: list[str]
+    fields: list[str] = ()  # type: ignore[assignment]
+    scale: str = ""
+    refused_below: int = 0  # 0 = unknown
+    refusal: str = ""
+    releases: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,6 +233,14 @@ class ModelPreset:
     note: str = ""
     published_active_params: int = 0
     published_non_embedding_params: int = 0
+    #: what the published figure counts: "text" (the decoder), plus "vision" (the vision tower) or "mtp" (MTP modules)
+    published_scope: list[str] = ("text",)  # type: ignore[assignment]
+    #: what the published active figure counts: both embedding tables ("with-embeddings"), the output head
+    #: but not the input table ("without-input-embedding"), or neither ("without-embeddings")
+    published_active_scope: str = "with-embeddings"
+    hf_quant_config: dict = None  # type: ignore[assignment]  # the checkpoint's hf_quant_config.json, when it has one
+    checkpoint_bytes: int = 0  # safetensors total_size, when a source gives it
+    checkpoint_bytes_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -305,7 +357,43 @@ class KB:
         for r in rel:
             if version_key(r.version) is None:
                 raise KBError(f"releases.toml: release ({r.version}): key 'version' is not a version")
+            if not r.backends or not set(r.backends) <= {"tensorrt", "pytorch"} or len(set(r.backends)) != len(r.backends):
+                raise KBError(f"releases.toml: release ({r.version}): key 'backends': expected tensorrt and/or pytorch, "
+                              "the default first")
         return sorted(rel, key=lambda r: r.parsed)
+
+    @functools.cached_property
+    def quant_formats(self) -> list[QuantFormat]:
+        """Quantisation formats (rules/quant-formats.toml): which SMs run each one, with sources."""
+        entries = build_entries(QuantFormat, self._load("quant-formats.toml").get("format"), "quant-formats.toml: format")
+        seen: set[str] = set()
+        for q in entries:
+            where = f"quant-formats.toml: format ({q.id})"
+            if q.id in seen:
+                raise KBError(f"{where}: duplicate id")
+            seen.add(q.id)
+            if q.kind not in ("weights", "kv_cache"):
+                raise KBError(f"{where}: key 'kind': expected weights or kv_cache")
+            if q.backend not in ("pytorch", "engine", "both"):
+                raise KBError(f"{where}: key 'backend': expected pytorch, engine or both")
+            if not q.sources:
+                raise KBError(f"{where}: key 'sources': a format needs a source")
+            if any(not isinstance(x, int) or not 30 <= x <= 200 for x in (*q.sm_native, *q.sm_weight_only)):
+                raise KBError(f"{where}: SM values must be compute capability x 10 (e.g. 90)")
+        return entries
+
+    @functools.cached_property
+    def supported_models(self) -> list[SupportedModels]:
+        """Documented model architectures per release line (rules/supported-models.toml), with sources."""
+        entries = build_entries(SupportedModels, self._load("supported-models.toml").get("release"),
+                                "supported-models.toml: release")
+        for e in entries:
+            if not e.source:
+                raise KBError(f"supported-models.toml: release ({e.version}): key 'source' is empty")
+        return entries
+
+    def quant_format(self, fmt_id: str) -> QuantFormat | None:
+        return next((q for q in self.quant_formats if q.id == fmt_id), None)
 
     def newest_release(self) -> Release:
         stable = [r for r in self.releases if not r.prerelease]
@@ -375,10 +463,18 @@ class KB:
         entries = build_entries(ModelPreset, self._load("models.toml").get("model"), "models.toml: model")
         seen: set[str] = set()
         for e in entries:
-            for n in (e.key, *e.names):
-                if n.lower() in seen:
-                    raise KBError(f"models.toml: model ({e.key}): name {n!r} is used twice")
-                seen.add(n.lower())
+            where = f"models.toml: model ({e.key})"
+            if not set(e.published_scope) <= {"text", "vision", "mtp"} or "text" not in e.published_scope:
+                raise KBError(f"{where}: key 'published_scope': expected 'text' plus optionally 'vision' / 'mtp'")
+            if e.published_active_scope not in ("with-embeddings", "without-input-embedding", "without-embeddings"):
+                raise KBError(f"{where}: key 'published_active_scope': expected with-embeddings, "
+                              "without-input-embedding or without-embeddings")
+            if e.checkpoint_bytes and not e.checkpoint_bytes_source:
+                raise KBError(f"{where}: key 'checkpoint_bytes' needs a 'checkpoint_bytes_source'")
+            for n in {x.lower() for x in (e.key, *e.names)}:
+                if n in seen:
+                    raise KBError(f"{where}: name {n!r} is used twice")
+                seen.add(n)
         return entries
 
     def model_preset(self, name: str) -> ModelPreset | None:

@@ -13,7 +13,8 @@ from doctor.facts import Facts
 from doctor.kb import KB, Release
 
 QUANTS = ("bf16", "fp16", "fp8", "int4_awq", "int8_sq", "nvfp4")
-KV_DTYPES = ("auto", "fp8", "int8", "fp16")
+KV_DTYPES = ("auto", "fp8", "int8", "fp16", "bf16", "nvfp4")
+BACKENDS = ("pytorch", "tensorrt")
 
 
 @dataclass
@@ -25,6 +26,19 @@ class Target:
     kv_cache_dtype: str = "auto"
     tp: int = 1
     pp: int = 1
+    tp_given: bool = False  # --tp / the LLM API options fixed it; else the planner searches
+    pp_given: bool = False
+    ep: int | None = None  # moe_expert_parallel_size
+    backend: str = "pytorch"  # pytorch (Hugging Face checkpoints, the 1.x default) | tensorrt (engines)
+    backend_source: str = "release"  # asked | engine | release | options
+    fraction: float = 0.9  # kv_cache_config.free_gpu_memory_fraction
+    tokens_per_block: int | None = None
+    max_tokens: int | None = None  # kv_cache_config.max_tokens
+    max_gpu_total_bytes: int | None = None
+    attention_dp: bool = False
+    mtp: bool = False  # speculative_config MTP: the MTP modules are loaded
+    llm_options: dict | None = None  # the LLM API options (YAML + serve flags), when given
+    llm_options_path: str | None = None
     max_seq_len: int | None = None
     max_batch_size: int | None = None
     max_num_tokens: int | None = None
@@ -44,8 +58,10 @@ class Target:
             "source": self.release_source,
             "quant": self.quant,
             "kv_cache_dtype": self.kv_cache_dtype,
-            "tp": self.tp,
-            "pp": self.pp,
+            "tp": self.tp if self.tp_given else None,
+            "pp": self.pp if self.pp_given else None,
+            "ep": self.ep,
+            "backend": self.backend,
             "max_seq_len": self.max_seq_len,
             "max_batch_size": self.max_batch_size,
             "max_num_tokens": self.max_num_tokens,
@@ -54,7 +70,14 @@ class Target:
             out["model"] = getattr(self.model, "name", str(self.model))
         if self.engine is not None:
             out["engine"] = getattr(self.engine, "path", str(self.engine))
+        if self.llm_options_path:
+            out["extra_llm_api_options"] = self.llm_options_path
         return out
+
+
+def default_backend(release: Release | None) -> str:
+    """The backend a release runs a Hugging Face checkpoint with: its default (rules/releases.toml backends)."""
+    return release.default_backend if release is not None else "pytorch"
 
 
 def resolve_release(facts: Facts, kb: KB, asked: str | None) -> tuple[Release | None, str | None, str]:

@@ -1,8 +1,11 @@
-"""`plan` and `check --model` on the real 1xH200 snapshot, and `plan --gpu` from rules/gpus.toml."""
+"""`plan` and `check --model` as a new user would run them: the scenarios of issue 10, each against a
+hand computation from the model's config (not from sizing.py's own helpers), on --gpu machines and
+on the real 1xH200 snapshot."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -10,48 +13,184 @@ from pathlib import Path
 
 import pytest
 
+from doctor import llmargs, sizing
 from doctor.commands.check import CheckOptions, run_check
-from doctor.commands.plan import PlanOptions, find_gpu, run_plan
+from doctor.commands.plan import PlanOptions, find_gpu, read_startup_log, run_plan
 from doctor.errors import UsageError
 from doctor.render import render
 
 ROOT = Path(__file__).resolve().parent.parent
 H200 = ROOT / "fixtures" / "snapshots" / "h200-1gpu.json"
+HF = ROOT / "fixtures" / "hf-configs"
+STARTUP = ROOT / "fixtures" / "logs" / "startup"
+GIB = 2**30
+MIB = 2**20
 
 
-def test_70b_fp8_tp1_fits_h200_at_32k():
-    r = run_plan(PlanOptions(model="llama-3.1-70b", snapshot=H200, quant="fp8", max_seq_len=32768))
-    p = json.loads(render(r, "json"))["extra"]["plan"]
-    for key in ("weights_bytes_per_gpu", "kv_cache_bytes_per_token", "kv_cache_bytes", "max_batch_size_fit",
-                "max_seq_len_fit"):
-        assert isinstance(p[key], int), key
-    assert p["fits"] and p["max_batch_size_fit"] >= 1 and p["kv_cache_bytes_per_token"] == 327680
-    assert p["kv_cache_bytes"] == 32768 * 327680 and p["gpu"] == "NVIDIA H200"
-    assert "--max_seq_len 32768" in p["commands"][1] and "--qformat fp8" in p["commands"][0]
-    assert not any(f.id == "MDL003" for f in r.findings)
+def plan_of(**kw) -> dict:
+    return run_plan(PlanOptions(**kw)).extra["plan"]
 
 
-def test_405b_fp8_tp1_does_not_fit_and_says_how_many_gpus():
+def fp8_linear(out: int, inp: int) -> int:
+    """ModelOpt FP8 per tensor: 1 B per weight + an FP32 weight scale and an FP32 input scale."""
+    return out * inp + 8
+
+
+def test_70b_fp8_on_two_h100_plans_tp2_and_fits_at_32k():
+    p = plan_of(model="llama-3.1-70b", quant="fp8", gpu=["H100 80GB", "H100 80GB"])
+    assert (p["tp"], p["pp"]) == (2, 1) and p["fits"] and p["max_seq_len"] == 32768
+    # by hand, one TP rank of Llama-3.1-70B (H 8192, 80 layers, 64 q / 8 KV heads of 128, MLP 28672, V 128256)
+    h, inter, d = 8192, 28672, 128
+    layer = (fp8_linear(64 * d // 2, h) + 2 * fp8_linear(8 * d // 2, h) + fp8_linear(h, 64 * d // 2)
+             + 2 * fp8_linear(inter // 2, h) + fp8_linear(h, inter // 2) + 2 * h * 2)
+    embed = math.ceil(128256 / 2) * h * 2  # the PyTorch backend splits the embedding and the LM head over TP
+    weights = 80 * layer + 2 * embed + h * 2
+    assert p["weights_bytes_per_gpu"] == weights
+    kv_per_token = 2 * 80 * (8 // 2) * d * 2  # K and V, 4 KV heads per rank, BF16
+    assert p["kv_cache_bytes_per_token"] == kv_per_token == 163840
+    free = 81559 * MIB  # rules/gpus.toml: H100 80GB HBM3 memory_mib
+    available = int(0.9 * (free - weights - p["activation_bytes"] - p["overhead_bytes"]))
+    assert p["kv_cache_available_bytes"] == available
+    at_32k = next(r for r in p["what_fits"] if r["max_seq_len"] == 32768)
+    assert at_32k["max_batch_size"] == available // (32768 * kv_per_token) >= 1
+    assert p["max_batch_size"] == at_32k["max_batch_size"]
+
+
+def test_8b_fp8_on_an_a100_is_refused_with_the_fp8_cause():
+    r = run_plan(PlanOptions(model="llama-3.1-8b", quant="fp8", gpu=["A100-SXM4-80GB"]))
+    f = next(f for f in r.findings if f.id == "GPU003")
+    assert f.category == "fp8-unsupported" and f.severity.value == "error" and "SM 80" in f.evidence
+    assert r.exit_code() == 1
+    assert r.extra["plan"]["commands"] == [] and r.extra["plan"]["commands_withheld"]
+
+
+def test_8b_on_one_l4_without_a_length_says_what_fits():
+    p = plan_of(model="llama-3.1-8b", gpu=["L4"])
+    assert p["fits"] and not p["max_seq_len_asked"]
+    free = 23034 * MIB
+    weights = 8_030_261_248 * 2  # every parameter BF16 (the preset's published count, exact)
+    left = free - weights - p["activation_bytes"] - p["overhead_bytes"]
+    tokens = int(0.9 * left) // 131072 // 32 * 32  # 128 KiB per token, whole 32-token blocks
+    assert p["kv_cache_tokens"] == tokens
+    longest = next(r for r in p["what_fits_by_batch"] if r["max_batch_size"] == 1)["max_seq_len"]
+    assert 20_000 < longest < 100_000 and abs(longest - tokens) <= 32  # tens of thousands of tokens
+    assert next(r for r in p["what_fits"] if r["max_seq_len"] == 131072)["max_batch_size"] == 0
+
+
+def test_gpt_oss_120b_fits_one_h200_with_its_mxfp4_weights():
+    p = plan_of(model="gpt-oss-120b", gpu=["H200"])
+    assert p["fits"] and p["tp"] == 1 and p["quant"] == "mxfp4"
+    # experts: 36 layers x 128 x (gate+up 5760x2880 + down 2880x2880), 4-bit + one E8M0 byte per 32
+    experts = 36 * 128 * (5760 * 2880 + 2880 * 2880)
+    mxfp4 = experts * 0.5 + experts / 32
+    attn = 36 * (2880 * 64 * 64 + 2 * 2880 * 8 * 64 + 64 * 64 * 2880)  # modules_to_not_convert: BF16
+    bf16 = (attn + 2 * 201088 * 2880) * 2
+    assert abs(p["weights_bytes_per_gpu"] / (mxfp4 + bf16) - 1) < 0.005
+    assert 60 * GIB < p["weights_bytes_per_gpu"] < 62 * GIB  # ~61 GiB
+    assert any(g["status"] == "weight-only" and g["sm"] == 90 for g in p["gates"])  # W4A16 on Hopper
+
+
+def test_gpt_oss_on_an_ada_gpu_is_refused():
+    r = run_plan(PlanOptions(model="gpt-oss-20b", gpu=["L4"]))
+    f = next(f for f in r.findings if f.id == "MDL008")
+    assert f.category == "checkpoint-quant-unsupported" and "SM 89" in f.evidence and "MXFP4" in f.fix
+    assert r.exit_code() == 1
+
+
+def test_deepseek_v3_fp8_checkpoint_on_eight_h200():
+    p = plan_of(model="deepseek-v3", gpu=["8xH200"])
+    assert p["quant"] == "fp8_block" and 630 * GIB < p["checkpoint_bytes"] < 650 * GIB  # ~640 GiB
+    assert (p["tp"], p["pp"], p["ep"]) == (8, 1, 8) and p["fits"]
+    assert p["kv_cache_bytes_per_token"] == 61 * (512 + 64) * 2  # MLA latent, not split over TP
+
+
+def test_nemotron_3_super_on_two_h200():
+    p = plan_of(model="nemotron-3-super-120b-a12b", gpu=["2xH200"])
+    assert (p["tp"], p["pp"]) == (2, 1) and p["fits"]
+    # Mamba state per sequence per rank: 40 Mamba layers x (conv (8192 + 2*8*128)/2 x 3 x 2 B + ssm 64 x 64 x 128 x 4 B)
+    assert p["mamba_state_bytes_per_seq"] == 40 * (5120 * 3 * 2 + 64 * 64 * 128 * 4)
+    assert p["mamba_state_bytes"] == p["max_batch_size"] * p["mamba_state_bytes_per_seq"]
+    assert p["kv_cache_bytes_per_token"] == 8 * 2 * 1 * 128 * 2  # only the 8 attention layers, 1 KV head per rank
+
+
+def test_plan_searches_the_gpus_given_and_respects_tp():
+    p = plan_of(model="llama-3.1-405b", quant="fp8", gpu=["8xH100 80GB"])
+    assert p["tp"] == 8 and p["fits"]
+    fixed = run_plan(PlanOptions(model="llama-3.1-8b", gpu=["H100 80GB"], tp=2))
+    assert any(f.id == "GPU010" for f in fixed.findings) and not fixed.extra["plan"]["fits"]
+
+
+def test_405b_on_one_h200_says_how_many_gpus():
     r = run_plan(PlanOptions(model="llama-3.1-405b", snapshot=H200, quant="fp8", max_seq_len=32768))
     p = r.extra["plan"]
     assert not p["fits"] and p["gpus_needed"] == 4 and p["tp_pp_needed"] == [4, 1]
     f = next(f for f in r.findings if f.id == "MDL003")
     assert "4 x NVIDIA H200" in f.fix and "tensor_parallel_size 4" in f.fix
-    assert "--tp_size 4" in p["commands"][0]
 
 
-def test_check_model_on_h200_snapshot():
+def test_plan_and_check_model_on_the_real_h200_snapshot():
+    r = run_plan(PlanOptions(model="llama-3.1-70b", snapshot=H200, quant="fp8", max_seq_len=32768))
+    p = r.extra["plan"]
+    assert p["fits"] and p["tp"] == 1 and p["gpu"] == "NVIDIA H200" and p["kv_cache_bytes_per_token"] == 327680
+    assert p["kv_cache_bytes"] == p["max_batch_size"] * 32768 * 327680
     ok = run_check(CheckOptions(snapshot=H200, model="llama-3.1-70b", quant="fp8", max_seq_len=32768))
     assert not [f for f in ok.findings if f.area == "model" and f.severity.value == "error"]
-    bad = run_check(CheckOptions(snapshot=H200, model="llama-3.1-405b", quant="fp8", max_seq_len=32768))
+    bad = run_check(CheckOptions(snapshot=H200, model="llama-3.1-70b", max_seq_len=32768))  # BF16: 131 GiB
     f = next(f for f in bad.findings if f.id == "MDL003")
-    assert f.params["gpus_needed"] == 4 and f.severity.value == "error" and bad.exit_code() == 1
+    assert f.params["gpus_needed"] == 2 and bad.exit_code() == 1
 
 
-def test_kv_warning_when_batch_too_large():
+def test_kv_warning_when_the_batch_asked_does_not_fit():
     r = run_check(CheckOptions(snapshot=H200, model="llama-3.1-70b", quant="fp8", max_seq_len=32768, max_batch_size=64))
     f = next(f for f in r.findings if f.id == "MDL004")
-    assert "max_batch_size <= 6" in f.expected
+    p = run_plan(PlanOptions(snapshot=H200, model="llama-3.1-70b", quant="fp8", max_seq_len=32768)).extra["plan"]
+    assert f"max_batch_size <= {p['max_batch_size_fit']}" in f.expected
+
+
+def test_the_written_yaml_is_valid_for_the_release():
+    for model, gpus, release in (("deepseek-v3", ["8xH200"], "1.2.1"), ("llama-3.1-8b", ["L4"], "1.0.0"),
+                                 ("nemotron-3-super-120b-a12b", ["2xH200"], "1.4.0rc1")):
+        p = plan_of(model=model, gpu=gpus, trtllm_version=release)
+        schema, _, _ = llmargs.schema_for(release)
+        problems = llmargs.validate(p["llm_api_options"], schema)
+        assert not llmargs.errors(problems), (model, problems)
+        assert p["commands"] == [f"trtllm-serve {p['hf_repo']} --extra_llm_api_options plan.yaml"]
+
+
+def test_engine_flow_only_where_the_release_has_it():
+    p = plan_of(model="llama-3.1-8b", gpu=["H100 80GB"], trtllm_version="0.16.0")
+    assert p["backend"] == "engine" and "trtllm-build" in p["commands"][1] and p["yaml"] is None
+    with pytest.raises(UsageError, match="no engine flow"):
+        run_plan(PlanOptions(model="llama-3.1-8b", gpu=["H100 80GB"], trtllm_version="1.4.0rc1", backend="tensorrt"))
+    r = run_check(CheckOptions(snapshot=H200, trtllm_version="1.4.0rc1", backend="tensorrt", model="llama-3.1-8b"))
+    assert any(f.id == "MDL011" and f.category == "engine-flow-removed" for f in r.findings)
+
+
+def test_a_local_checkpoint_folder_is_named_from_its_config(tmp_path):
+    folder = tmp_path / "snapshots" / "0123456789abcdef0123"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text((HF / "openai--gpt-oss-20b.config.json").read_text())
+    p = plan_of(model=str(folder), gpu=["H200"])
+    assert p["model"] == "GptOssForCausalLM" and p["quant"] == "mxfp4"  # not the snapshot hash
+    cache = tmp_path / "hub" / "models--openai--gpt-oss-20b" / "snapshots" / "abc1234"
+    cache.mkdir(parents=True)
+    (cache / "config.json").write_text((HF / "openai--gpt-oss-20b.config.json").read_text())
+    (tmp_path / "hub" / "models--openai--gpt-oss-20b" / "refs").mkdir()
+    (tmp_path / "hub" / "models--openai--gpt-oss-20b" / "refs" / "main").write_text("abc1234")
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub")}
+    r = subprocess.run([sys.executable, "-m", "doctor", "plan", "--model", "openai/gpt-oss-20b", "--gpu", "H200",
+                        "-f", "json"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)["extra"]["plan"]
+    assert got["model"] == "openai/gpt-oss-20b" and str(cache) in got["commands"][0]
+
+
+def test_safetensors_index_gives_the_checkpoint_size(tmp_path):
+    (tmp_path / "config.json").write_text((HF / "meta-llama--Llama-3.1-8B.config.json").read_text())
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": 16060522496},
+                                                                       "weight_map": {}}))
+    p = plan_of(model=str(tmp_path), gpu=["H200"])
+    assert p["checkpoint_bytes"] == 16060522496 and p["checkpoint_bytes_exact"]
 
 
 def test_gpu_lookup(kb):
@@ -60,15 +199,33 @@ def test_gpu_lookup(kb):
     assert find_gpu(kb, "rtx-4090").key == "rtx-4090"
     with pytest.raises(UsageError, match="not in the GPU table"):
         find_gpu(kb, "Voodoo 5")
+    with pytest.raises(UsageError, match="between 1 and"):
+        run_plan(PlanOptions(model="llama-3.1-8b", gpu=["0xH200"]))
 
 
-def test_plan_for_gpus_you_do_not_have():
-    r = run_plan(PlanOptions(model="llama-3.1-405b", gpu=["H100 80GB"] * 8, quant="fp8", tp=8, max_seq_len=32768))
-    p = r.extra["plan"]
-    assert p["gpus"] == 8 and p["tp"] == 8 and p["fits"]  # the guide's 8x H100 405B FP8 TP=8 recipe
-    one = run_plan(PlanOptions(model="llama-3.1-8b", gpu=["RTX 4090"], quant="fp8", max_seq_len=32768,
-                               max_batch_size=64))
-    assert one.extra["plan"]["gpu"] == "NVIDIA GeForce RTX 4090"
+def test_from_log_sets_the_runtime_beside_the_prediction():
+    """fixtures/logs/startup/jeansblog-trt_llm-readme.log: gpt-oss-120b on one GB10, TRT-LLM 1.1.0rc3."""
+    log = STARTUP / "jeansblog-trt_llm-readme.log"
+    got = read_startup_log(log)
+    assert got["kv_bytes_per_token"] == "73728" and got["kv_allocated"] == ("5.95", "86720")
+    r = run_plan(PlanOptions(model="gpt-oss-120b", gpu=["GB10"], max_batch_size=64, from_log=log))
+    rows = {row["figure"]: row for row in r.extra["calibration"]["rows"]}
+    assert rows["KV bytes per token"]["predicted"] == rows["KV bytes per token"]["actual"] == 73728
+    assert 0.9 < rows["weights per GPU"]["ratio"] < 1.1  # predicted ~60.8 GiB, the runtime held 63.52 GiB
+    with pytest.raises(UsageError, match="no TensorRT-LLM memory"):
+        run_plan(PlanOptions(model="gpt-oss-120b", gpu=["H200"], from_log=HF / "sources.md"))
+
+
+def test_every_format_carries_the_plan():
+    r = run_plan(PlanOptions(model="gpt-oss-120b", gpu=["H200"]))
+    md = render(r, "markdown")
+    assert "## Plan" in md and "plan.yaml" in md and "trtllm-serve openai/gpt-oss-120b" in md
+    gh = render(r, "github")
+    assert "::group::trtllm-doctor plan: gpt-oss-120b" in gh and "What fits" in gh
+    js = json.loads(render(r, "json"))["extra"]["plan"]
+    for key in ("params", "tp", "pp", "weights_bytes_per_gpu", "kv_cache_bytes_per_token", "kv_cache_bytes", "fits",
+                "weights_fit", "max_batch_size_fit", "max_seq_len_fit", "gpus_needed", "what_fits"):
+        assert key in js, key
 
 
 def test_cli_plan_human_and_json():
@@ -77,9 +234,27 @@ def test_cli_plan_human_and_json():
             "--snapshot", str(H200)]
     r = subprocess.run(base, capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert "weights" in r.stdout and "█" in r.stdout and "trtllm-build" in r.stdout
+    assert "weights" in r.stdout and "█" in r.stdout and "trtllm-serve" in r.stdout and "What fits" in r.stdout
     r = subprocess.run(base + ["-f", "json"], capture_output=True, text=True, env=env, timeout=60)
     assert json.loads(r.stdout)["extra"]["plan"]["max_seq_len"] == 32768
     r = subprocess.run([sys.executable, "-m", "doctor", "plan", "--model", "nope/nothing", "--snapshot", str(H200)],
                        capture_output=True, text=True, env=env, timeout=60)
-    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "local Hugging Face cache" in r.stderr
+
+
+def test_serve_command_as_target(tmp_path):
+    yaml = tmp_path / "c.yaml"
+    yaml.write_text("kv_cache_config:\n  free_gpu_memory_fraction: 0.8\nmax_batch_size: 16\n")
+    p = plan_of(serve=f"trtllm-serve llama-3.1-8b --tp_size 2 --max_seq_len 8192 --extra_llm_api_options {yaml}",
+                gpu=["2xH100 80GB"])
+    assert (p["tp"], p["max_seq_len"], p["max_batch_size"], p["kv_cache_free_gpu_mem_fraction"]) == (2, 8192, 16, 0.8)
+
+
+def test_sizing_agrees_with_itself_across_backends(kb):
+    """The engine figure keeps the replicated embedding; the PyTorch one splits it over TP."""
+    from doctor.models import spec_from_preset
+
+    m = spec_from_preset(kb.model_preset("llama-3.1-8b"))
+    eng = sizing.weights_per_gpu(m, "bf16", tp=2)
+    pyt = sizing.weights_per_gpu(m, "bf16", tp=2, parallel_embedding=True)
+    assert eng.embedding == 128256 * 4096 * 2 and pyt.embedding == 128256 // 2 * 4096 * 2

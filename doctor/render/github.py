@@ -72,6 +72,13 @@ def render(report: Report, *, verbose: bool = False) -> str:
         lines.append(f"::group::{escape_data(f'trtllm-doctor {report.command}: facts')}")
         lines += facts
         lines.append("::endgroup::")
+    plan = report.extra.get("plan") if isinstance(report.extra, dict) else None
+    if isinstance(plan, dict):
+        from doctor.commands.plan import plan_lines
+
+        lines.append(f"::group::{escape_data('trtllm-doctor plan: ' + str(plan.get('model')))}")
+        lines += [escape_data(x) if x.startswith("::") else x for x in plan_lines(plan)]
+        lines.append("::endgroup::")
     lines += [annotation(f) for f in report.findings]
     s = report.summary()
     lines.append(f"trtllm-doctor {report.command}: {s['error']} error(s), {s['warning']} warning(s), {s['info']} note(s)")

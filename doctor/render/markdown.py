@@ -108,6 +108,9 @@ def _facts_table(report: Report) -> list[str]:
 
     rows = [(label, headline(area, report.facts)) for area, label in AREAS.items()]
     rows = [(label, text) for label, text in rows if text]
+    gsrc = (report.facts.get("gpus") or {}).get("source") if isinstance(report.facts.get("gpus"), dict) else None
+    if isinstance(gsrc, str) and gsrc.startswith("--gpu"):  # a machine described by --gpu: only its GPUs are known
+        rows = [(label, text) for label, text in rows if label == AREAS["gpu"]]
     env = report.facts.get("env") or {}
     if isinstance(env, dict) and env:
         rows.append(("Environment", "; ".join(f"{k}={v}" for k, v in sorted(env.items()))))
@@ -135,6 +138,48 @@ def _fleet_table(report: Report) -> list[str]:
     return out + [""]
 
 
+def _gib(n: Any) -> str:
+    return f"{n / 2**30:.1f} GiB" if isinstance(n, (int, float)) else "?"
+
+
+def _plan_section(report: Report) -> list[str]:
+    """extra.plan as Markdown: the budget per GPU, what fits, the YAML and the commands."""
+    p = report.extra.get("plan")
+    if not isinstance(p, dict):
+        return []
+    par = f"TP={p.get('tp')} PP={p.get('pp')}" + (f" EP={p['ep']}" if (p.get("ep") or 1) > 1 else "")
+    out = ["## Plan", "",
+           f"{_inline(str(p.get('model')))}: {p.get('params', 0) / 1e9:.2f}B params, {cell(p.get('attention'))}, "
+           f"{cell(p.get('weight_format'))} weights, {cell(p.get('kv_cache_dtype'))} KV cache, {par} on "
+           f"{cell(p.get('gpu'))} ({p.get('gpus')} given), {cell(p.get('backend'))} backend"
+           + (" · **fits**" if p.get("fits") else " · **does not fit**"), "",
+           "| Per GPU | |", "|---|---|",
+           f"| weights | {_gib(p.get('weights_bytes_per_gpu'))} |",
+           f"| activations (estimate) | {_gib(p.get('activation_bytes'))} |",
+           f"| runtime overhead | {_gib(p.get('overhead_bytes'))} |"]
+    if p.get("mamba_state_bytes"):
+        out.append(f"| Mamba state | {_gib(p['mamba_state_bytes'])} |")
+    out += [f"| KV cache ({p.get('kv_cache_bytes_per_token')} B/token x {p.get('max_batch_size')} x {p.get('max_seq_len')}) "
+            f"| {_gib(p.get('kv_cache_bytes'))} |",
+            f"| free after all of it | {_gib(p.get('free_bytes_after'))} |",
+            f"| GPU free memory | {_gib(p.get('gpu_free_bytes'))} |", ""]
+    rows = p.get("what_fits") or []
+    if rows and p.get("weights_fit"):
+        out += ["| max_seq_len | " + " | ".join(str(r["max_seq_len"]) for r in rows) + " |",
+                "|---|" + "---|" * len(rows),
+                "| largest batch | " + " | ".join(str(r["max_batch_size"]) for r in rows) + " |", ""]
+    if not p.get("fits") and p.get("tp_pp_needed"):
+        tp, pp = p["tp_pp_needed"]
+        out += [f"Needs {p.get('gpus_needed')} x {cell(p.get('gpu'))} (tp={tp}, pp={pp}).", ""]
+    if p.get("yaml"):
+        out += ["`plan.yaml` (`--extra_llm_api_options`):", "", code_block(p["yaml"]), ""]
+    if p.get("commands"):
+        out += ["Commands:", "", code_block("\n".join(p["commands"])), ""]
+    elif p.get("commands_withheld"):
+        out += [f"No commands: {p['commands_withheld']}.", ""]
+    return out
+
+
 def render(report: Report, *, verbose: bool = False, heading: int = 1) -> str:
     from doctor import __version__
 
@@ -152,6 +197,7 @@ def render(report: Report, *, verbose: bool = False, heading: int = 1) -> str:
         if shown:
             out += ["**Target:** " + ", ".join(f"{k} {_inline(str(v))}" for k, v in shown.items()), ""]
     out += _facts_table(report)
+    out += _plan_section(report)
     out += _fleet_table(report)
     if report.findings:
         out += ["## Findings", ""]
