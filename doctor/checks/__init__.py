@@ -33,6 +33,7 @@ AREAS = {
     "packages": "Packages",
     "host": "Host resources",
     "engine": "Engine",
+    "llm-api": "LLM API options",
     "model": "Model fit",
     "selftest": "GPU self-test",
 }
