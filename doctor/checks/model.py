@@ -290,6 +290,9 @@ def architecture(ctx: Context):
         return Fail(f"{m.architecture}: in TensorRT-LLM {st.list_release}'s list only through the AutoDeploy backend",
                     "an architecture of the PyTorch backend's table, or serving with the AutoDeploy backend",
                     params, severity=Severity.WARNING)
+    listed = [e.version for e in ctx.kb.supported_models
+              if m.architecture in (e.pytorch if backend == "pytorch" else e.engine)]
+    params["listed_in"] = ", ".join("1.4.0rc (main, 2026)" if v == "main-2026" else v for v in listed) if listed else None
     where = "PyTorch-backend" if backend == "pytorch" else "engine-flow (MODEL_MAP)"
     complete = st.complete if backend == "pytorch" else st.complete
     return Fail(f"{m.architecture} is not in TensorRT-LLM {st.list_release}'s {where} model list"
