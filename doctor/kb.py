@@ -119,6 +119,9 @@ class Release:
     pip_extra_index: str = ""
     #: model runtimes the release ships, default first: "tensorrt" (engines), "pytorch" (HF checkpoints)
     backends: list[str] = ("tensorrt",)  # type: ignore[assignment]
+    #: for a release the KB does not list (an installed wheel newer than it): the KB release whose support
+    #: lists (SMs, platforms, install) stand in; its pins come from the wheel's own metadata. "" = a KB entry.
+    carried_from: str = ""
     install: list[str] = ()  # type: ignore[assignment]
     container: str = ""
     note: str = ""
@@ -252,6 +255,7 @@ class _CauseEntry:
     note: str = ""
     generic: bool = False
     defaults: dict = None  # type: ignore[assignment]
+    distinct: bool = False
 
 
 @dataclass(frozen=True)
@@ -298,7 +302,7 @@ class KB:
                 raise KBError(f"causes.toml: cause ({e.id}): duplicate id")
             if e.defaults is not None and not all(isinstance(v, str) for v in e.defaults.values()):
                 raise KBError(f"causes.toml: cause ({e.id}): key 'defaults': values must be strings")
-            cause = Cause(e.id, e.title, e.fix, e.docs, e.note, e.generic, dict(e.defaults or {}))
+            cause = Cause(e.id, e.title, e.fix, e.docs, e.note, e.generic, dict(e.defaults or {}), e.distinct)
             missing = cause.required_fields()
             if missing:
                 raise KBError(f"causes.toml: cause ({e.id}): key 'fix': {', '.join(sorted(missing))} must be in an optional "
@@ -322,6 +326,24 @@ class KB:
                     raise KBError(f"{where}: {c!r} is not a cause of causes.toml")
             out.setdefault(e["cause"], set()).update(e["explains"])
         return out
+
+    @functools.cached_property
+    def cause_reasons(self) -> dict[tuple[str, str], str]:
+        """(root, consequence) -> the edge's why, for direct edges of rules/cause-graph.toml."""
+        out: dict[tuple[str, str], str] = {}
+        for e in self._load("cause-graph.toml").get("edge", []):
+            for c in e["explains"]:
+                out.setdefault((e["cause"], c), e["why"])
+        return out
+
+    def cause_reason(self, root: str, consequence: str) -> str:
+        got = self.cause_reasons.get((root, consequence))
+        if got:
+            return got
+        for (r, mid), why in self.cause_reasons.items():
+            if r == root and consequence in self.cause_graph.get(mid, ()):
+                return why
+        return f"explained by {root}"
 
     @functools.cached_property
     def components(self) -> dict[str, dict[str, str]]:
@@ -398,6 +420,27 @@ class KB:
     def newest_release(self) -> Release:
         stable = [r for r in self.releases if not r.prerelease]
         return stable[-1]
+
+    def release_exact(self, version: str) -> Release | None:
+        """The KB entry of exactly this release (a post-release or local build counts as its base release)."""
+        v = version_key(version.strip().lstrip("vV")) if version else None
+        if v is None:
+            return None
+        for r in self.releases:
+            if r.parsed == v:
+                return r
+        base = Version(v.base_version) if not v.is_prerelease else None
+        return next((r for r in self.releases if base is not None and r.parsed == base), None)
+
+    def nearest_release(self, version: str) -> Release:
+        """The newest KB release at or below ``version`` (the oldest when it is older than all of them)."""
+        v = version_key(version)
+        older = [r for r in self.releases if v is not None and r.parsed <= v]
+        return older[-1] if older else self.releases[0]
+
+    def release_range(self) -> str:
+        rs = self.releases
+        return f"{rs[0].version} ... {rs[-1].version} (newest stable {self.newest_release().version})"
 
     def release(self, version: str) -> Release | None:
         """The KB entry for an installed/asked version: exact, else same major.minor.micro, else same major.minor."""

@@ -62,6 +62,7 @@ class Cause:
     note: str = ""
     generic: bool = False  # a catch-all (an MPI abort, an NCCL "internal error"): any specific cause in the same log explains it
     defaults: dict[str, str] = field(default_factory=dict)  # values for fix fields a finding may not have
+    distinct: bool = False  # each finding of this cause is its own problem (e.g. one per LLM API option): never folded together
 
     def fix_for(self, params: dict[str, Any]) -> str:
         """The fix with the finding's parameters; a field it lacks takes the cause's default (itself a template)."""

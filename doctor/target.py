@@ -80,16 +80,75 @@ def default_backend(release: Release | None) -> str:
     return release.default_backend if release is not None else "pytorch"
 
 
-def resolve_release(facts: Facts, kb: KB, asked: str | None) -> tuple[Release | None, str | None, str]:
+def resolve_release(facts: Facts, kb: KB, asked: str | None, engine_version: str | None = None
+                    ) -> tuple[Release | None, str | None, str]:
     """Pick the release to check against.
 
-    ``--trtllm-version`` wins when given (the question is "will X work here?"), then the
-    installed tensorrt_llm, then the newest release the KB knows.
+    ``--trtllm-version`` wins when given (the question is "will X work here?") and must be a release the
+    knowledge base knows: anything else is a usage error naming the known ones, never a silent pass.
+    Then the installed tensorrt_llm: a version the KB does not list is checked with a release built from
+    its own wheel metadata (:func:`release_from_wheel`, source "installed-unknown"). Then the release
+    that built the engine given with --engine. Then the newest release the KB knows.
     """
-    if asked:
-        return kb.release(asked), asked, "asked"
+    from doctor.errors import UsageError
+
+    if asked is not None:
+        text = asked.strip()
+        rel = kb.release_exact(text)
+        if rel is None:
+            close = [r.version for r in kb.releases if r.version.startswith(text.lstrip("vV").split("rc")[0][:3])][-4:]
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UsageError(f"--trtllm-version {asked!r}: not a TensorRT-LLM release the knowledge base knows "
+                             f"(known: {kb.release_range()}){hint}")
+        return rel, rel.version, "asked"
     installed = facts.packages.installed.get("tensorrt-llm")
     if installed:
-        return kb.release(installed), installed, "installed"
+        rel = kb.release_exact(installed)
+        if rel is not None:
+            return rel, installed, "installed"
+        return release_from_wheel(facts, kb, installed), installed, "installed-unknown"
+    if engine_version:
+        rel = kb.release_exact(engine_version) or kb.release(engine_version)
+        if rel is not None:
+            return rel, engine_version, "engine"
     newest = kb.newest_release()
     return newest, newest.version, "newest"
+
+
+def release_from_wheel(facts: Facts, kb: KB, version: str) -> Release:
+    """A Release for an installed tensorrt-llm the KB does not list: its pins (torch, tensorrt, CUDA major from
+    cuda-python / nvidia-*-cuNN) from the wheel's Requires-Dist, its Python the one it is installed in, and the
+    support lists (SMs, platforms, driver floor) of the nearest KB release (named in carried_from)."""
+    import re
+    from dataclasses import replace
+
+    base = kb.nearest_release(version)
+    reqs = {r.name: r.requirement for r in facts.packages.trtllm_requires}
+
+    def spec(name: str) -> str:
+        req = reqs.get(name, "")
+        return req[len(name):].split(";")[0].strip() if req.startswith(name) else ""
+
+    cuda_major = base.cuda_major
+    for name, req in reqs.items():
+        m = re.match(r"nvidia-[a-z-]+-cu(\d\d)\b", name)
+        if m:
+            cuda_major = int(m.group(1))
+            break
+        if name in ("cuda-python", "cuda-bindings"):
+            m = re.search(r">=\s*(\d+)", req)
+            if m:
+                cuda_major = int(m.group(1))
+    min_driver = base.min_driver
+    if cuda_major != base.cuda_major:
+        fam = kb.family(cuda_major)
+        min_driver = fam.min_driver if fam else base.min_driver
+    py = facts.python.version or ""
+    minor = ".".join(py.split(".")[:2])
+    pythons = sorted(set(base.python) | ({minor} if minor else set()))
+    return replace(base, version=version, prerelease=True, torch_spec=spec("torch") or base.torch_spec,
+                   tensorrt_spec=spec("tensorrt"), tensorrt="", cuda_major=cuda_major, min_driver=min_driver,
+                   python=pythons, install=[f"pip3 install tensorrt_llm=={version}"], container="",
+                   sources=[f"the installed tensorrt-llm {version} wheel's METADATA (Requires-Dist)"] + list(base.sources),
+                   carried_from=base.version,
+                   note=f"not in the knowledge base: pins from the installed wheel, support lists carried from {base.version}")

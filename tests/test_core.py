@@ -157,16 +157,16 @@ def test_check_json_shape():
 
 
 def test_strict_fails_on_warnings():
-    snap = str(SNAPSHOTS / "rtx4090.json")
-    assert cli("check", "--snapshot", snap).returncode == 0  # one warning (memlock)
+    snap = str(SNAPSHOTS / "wsl2-laptop.json")
+    assert cli("check", "--snapshot", snap).returncode == 0  # one warning (WSL2 builds)
     assert cli("check", "--snapshot", snap, "--strict").returncode == 1
 
 
 def test_output_file(tmp_path):
     out = tmp_path / "report.json"
-    proc = cli("check", "--snapshot", str(SNAPSHOTS / "rtx4090.json"), "-f", "json", "-o", str(out))
+    proc = cli("check", "--snapshot", str(SNAPSHOTS / "wsl2-laptop.json"), "-f", "json", "-o", str(out))
     assert proc.returncode == 0 and proc.stdout == b""
-    assert json.loads(out.read_text())["findings"][0]["id"] == "HOST004"
+    assert json.loads(out.read_text())["findings"][0]["id"] == "OS003"
 
 
 def test_usage_errors_exit_2():

@@ -17,6 +17,7 @@ from doctor.commands.check import CheckOptions, build_target
 from doctor.facts import load_snapshot
 from doctor.engine import EngineConfigError, load_engine, parse_engine_config
 from doctor.errors import UsageError
+from doctor.report import Severity
 
 ROOT = Path(__file__).resolve().parent.parent
 ENG = ROOT / "fixtures" / "engines"
@@ -118,7 +119,14 @@ def _run(snapshot: str, engine: Path, version: str | None = None, kb=None):
     kb = kb or KB()
     target = build_target(opts, facts, kb)
     findings, results = run_checks(Context(facts, target, kb), areas=["engine"])
-    return {f.id: f for f in findings}, {r.id: r for r in results}
+    from types import SimpleNamespace
+
+    out = {f.id: f for f in findings}
+    for f in findings:  # consequences folded under a finding of the same cause keep their id, evidence and severity
+        for c in f.extra.get("consequences", []):
+            out.setdefault(c["id"], SimpleNamespace(id=c["id"], evidence=c["evidence"], category=c["category"],
+                                                    severity=Severity(c["severity"]), params=c.get("params", {}), extra={}))
+    return out, {r.id: r for r in results}
 
 
 def test_ditto_engine_on_h200(tmp_path):
@@ -161,7 +169,8 @@ def test_flags_lora_speculative(tmp_path):
                   build_config__plugin_config__lora_plugin="auto", build_config__speculative_decoding_mode=4)
     d = _engine_dir(tmp_path, data)
     found, _ = _run("h200-1gpu", d)
-    assert "use_fp8_context_fmha" in found["ENG009"].evidence
+    eng9 = found["ENG009"]  # two flag problems of one engine, one cause: one finding, the other under it
+    assert "use_fp8_context_fmha" in eng9.evidence + " ".join(c["evidence"] for c in eng9.extra.get("consequences", []))
     assert "max_lora_rank" not in found["ENG010"].evidence or "lora_target_modules=[]" in found["ENG010"].evidence
     assert "medusa" in found["ENG011"].evidence and found["ENG011"].severity.value == "error"
 

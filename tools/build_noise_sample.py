@@ -21,7 +21,8 @@ sys.path.insert(0, str(ROOT))
 from doctor.kb import tomllib  # noqa: E402
 
 CORPORA = ["fixtures/logs", "fixtures/logs/holdout", "fixtures/logs/holdout/fresh",
-           "fixtures/logs/eval/h200-faultlab", "fixtures/logs/eval/public-p1", "fixtures/logs/eval/public-p2", "fixtures/logs/eval/public-p3"]
+           "fixtures/logs/eval/h200-faultlab", "fixtures/logs/eval/public-p1", "fixtures/logs/eval/public-p2", "fixtures/logs/eval/public-p3",
+           "fixtures/logs/eval/public-p4"]
 MAX_LINE = 2000
 
 

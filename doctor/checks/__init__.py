@@ -146,11 +146,81 @@ def run_checks(ctx: Context, areas: Iterable[str] | None = None) -> tuple[list[F
         if wanted is not None and chk.area not in wanted:
             continue
         outcomes = _outcomes(chk.func(ctx))
-        fails = [o for o in outcomes if isinstance(o, Fail)]
+        fails = _merge([o for o in outcomes if isinstance(o, Fail)], chk, ctx.kb)
         skips = [o for o in outcomes if isinstance(o, Skip)]
         findings.extend(to_finding(chk, f, ctx.kb) for f in fails)
         status = "fail" if fails else "skip" if skips else "pass"
         reason = "; ".join(s.reason for s in skips) if status == "skip" else ""
         results.append(CheckResult(chk.id, chk.symbol, chk.area, chk.title, status, reason))
     findings.sort(key=lambda f: (-f.severity.rank, list(AREAS).index(f.area) if f.area in AREAS else 99))
-    return findings, results
+    return fold(findings, ctx.kb), results
+
+
+def _merge(fails: list[Fail], chk: Check, kb: KB) -> list[Fail]:
+    """Fails of one check with the same cause and severity are one finding (GPU 0 and GPU 1 with the same SM,
+    two build flags of one engine): evidence and expectations joined, differing parameters listed."""
+    if len(fails) < 2:
+        return fails
+    groups: dict[tuple, list[Fail]] = {}
+    for f in fails:
+        cause = f.cause or chk.cause
+        key = (cause, f.severity or chk.severity, f.title) if not kb.cause(cause).distinct else (id(f),)
+        groups.setdefault(key, []).append(f)
+    out = []
+    for group in groups.values():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        params: dict[str, Any] = {}
+        for f in group:
+            for k, v in f.params.items():
+                if v in (None, ""):
+                    continue
+                if k not in params:
+                    params[k] = v
+                elif params[k] != v and isinstance(v, str) and isinstance(params[k], str) and v not in params[k].split(", "):
+                    params[k] = f"{params[k]}, {v}"
+        expected = list(dict.fromkeys(f.expected for f in group if f.expected))
+        first = group[0]
+        out.append(Fail("; ".join(f.evidence for f in group), "; ".join(expected), params, first.severity, first.cause,
+                        first.title))
+    return out
+
+
+def _closure(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for root in graph:
+        seen: set[str] = set()
+        stack = list(graph[root])
+        while stack:
+            c = stack.pop()
+            if c not in seen:
+                seen.add(c)
+                stack.extend(graph.get(c, ()))
+        out[root] = seen
+    return out
+
+
+def fold(findings: list[Finding], kb: KB) -> list[Finding]:
+    """One root cause, one finding: a finding whose cause another finding's cause explains (rules/cause-graph.toml,
+    transitively), or that repeats another's cause, goes under that finding as a consequence (``extra
+    ["consequences"]``, with the graph's reason), unless it is more severe than it. Input order is kept."""
+    graph = _closure(kb.cause_graph)
+    roots: list[Finding] = []
+    for f in findings:
+        parent = None
+        for r in roots:
+            if r.severity.rank < f.severity.rank:
+                continue
+            same = r.category == f.category and not kb.cause(f.category).distinct
+            if same or f.category in graph.get(r.category, ()):
+                parent = r
+                break
+        if parent is None:
+            roots.append(f)
+            continue
+        why = "the same cause" if parent.category == f.category else kb.cause_reason(parent.category, f.category)
+        parent.extra.setdefault("consequences", []).append(
+            {"id": f.id, "symbol": f.symbol, "category": f.category, "title": f.title, "severity": f.severity.value,
+             "evidence": f.evidence, "why": why, "line": f.line, "params": f.params})
+    return roots

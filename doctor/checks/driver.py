@@ -100,6 +100,17 @@ def driver_library_mismatch(ctx: Context):
     return None
 
 
+def _pinned_cuda_python(ctx: Context, driver_major: int):
+    """The installed tensorrt-llm's cuda-python/cuda-bindings requirement when it asks for a newer CUDA major
+    than the driver's (downgrading cuda-python would then break tensorrt-llm), else None."""
+    for r in ctx.facts.packages.trtllm_requires:
+        if r.name in ("cuda-python", "cuda-bindings"):
+            m = re.search(r">=\s*(\d+)", r.requirement)
+            if m and int(m.group(1)) > driver_major:
+                return r
+    return None
+
+
 @check("CUDA001", "wheel-cuda-newer-than-driver", area="cuda", cause="cuda-runtime-mismatch",
        title="Installed wheels need a newer CUDA than the driver supports")
 def wheel_cuda_vs_driver(ctx: Context):
@@ -134,6 +145,14 @@ def cuda_python_talks(ctx: Context):
         return Skip("no driver (reported by the driver check)")
     if f.cuda.driver_api_error:
         major = _cuda_mm(driver_cuda(ctx))
+        pinned = _pinned_cuda_python(ctx, major[0]) if major else None
+        if pinned is not None:
+            m = re.search(r">=\s*(\d+)", pinned.requirement)
+            fam = ctx.kb.family(int(m.group(1))) if m else None
+            return Fail(f"cuda-python {f.cuda.cuda_python}: {f.cuda.driver_api_error} (tensorrt-llm requires {pinned.requirement})",
+                        "cuDriverGetVersion answers", {"driver": f.driver.version, "required_driver": fam.min_driver if fam else None,
+                                                      "release": f.packages.installed.get("tensorrt-llm")},
+                        cause="driver-too-old")
         return Fail(f"cuda-python {f.cuda.cuda_python}: {f.cuda.driver_api_error}", "cuDriverGetVersion answers",
                     {"driver_cuda": driver_cuda(ctx), "driver_major": major[0] if major else None,
                      "next_major": major[0] + 1 if major else None})
@@ -152,6 +171,17 @@ def cuda_python_major(ctx: Context):
     if mm is None or cp is None:
         return Skip("driver CUDA or cuda-python version unknown")
     if cp[0] > mm[0]:
+        # Reinstalling an older cuda-python would break an installed tensorrt-llm that pins this major:
+        # then the driver is what has to change (one fix that contradicts nothing else).
+        pinned = _pinned_cuda_python(ctx, mm[0])
+        if pinned is not None:
+            fam = ctx.kb.family(cp[0])
+            return Fail(f"cuda-python {f.cuda.cuda_python} (tensorrt-llm {f.packages.installed.get('tensorrt-llm')} requires "
+                        f"{pinned.requirement}) with a driver for CUDA {supported}",
+                        f"a driver for CUDA {cp[0]}", {"driver": f.driver.version, "cuda": f"{cp[0]}.x",
+                                                      "required_driver": fam.min_driver if fam else None,
+                                                      "release": f.packages.installed.get("tensorrt-llm")},
+                        cause="driver-too-old")
         return Fail(f"cuda-python {f.cuda.cuda_python} with a driver for CUDA {supported}",
                     f"cuda-python {mm[0]}.x", {"driver_cuda": supported, "driver_major": mm[0], "next_major": mm[0] + 1})
     return None

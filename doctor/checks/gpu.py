@@ -61,11 +61,11 @@ def gpu_visible(ctx: Context):
     return Fail(f"{reason} ({where})", "at least one GPU listed by nvidia-smi -L", params)
 
 
-@check("GPU002", "gpu-arch-unsupported", area="gpu", cause="gpu-arch-unsupported",
+@check("GPU002", "gpu-arch-unsupported", area="gpu", cause="gpu-sm-not-in-release",
        title="GPU architecture not supported by the target release")
 def gpu_arch(ctx: Context):
-    """Each release builds kernels for a set of compute capabilities (Volta SM70 dropped in 0.15/0.16,
-    Turing SM75 absent from the matrix after 0.11, Blackwell from 0.17)."""
+    """Each release builds kernels for a set of compute capabilities (rules/releases.toml sm: Volta SM70 up to
+    0.14, Turing SM75 up to 0.13, Blackwell from 0.17); the finding names the last release that has this SM."""
     rel = ctx.target.release
     gpus = visible(ctx)
     if not gpus:
@@ -78,9 +78,15 @@ def gpu_arch(ctx: Context):
         if sm is None:
             continue
         if sm not in rel.sm:
+            last = [r for r in ctx.kb.releases if sm in r.sm and not r.prerelease]
+            params = {"release": rel.version, "gpu_sm": sm, "supported": ", ".join(map(str, rel.sm)), "gpu": g.name,
+                      "last_release": last[-1].version if last else None,
+                      "last_install": (last[-1].install[-1] if last and last[-1].install else
+                                       f"pip3 install tensorrt_llm=={last[-1].version}" if last else None)}
             fails.append(Fail(f"GPU {g.index} {g.name}: compute capability {g.cc} (SM {sm})",
-                              f"SM in {', '.join(map(str, rel.sm))} for TensorRT-LLM {rel.version}",
-                              {"release": rel.version, "gpu_sm": sm, "supported": ", ".join(map(str, rel.sm)), "gpu": g.name}))
+                              f"SM in {', '.join(map(str, rel.sm))} for TensorRT-LLM {rel.version}"
+                              + (f"; the last release with SM {sm} is {last[-1].version}" if last else
+                                 f"; no release in the knowledge base supports SM {sm}"), params))
     return fails
 
 
@@ -130,6 +136,8 @@ def fp4(ctx: Context):
 @check("GPU005", "vram-too-small", area="gpu", cause="vram-too-small", title="GPU memory below the minimum")
 def vram(ctx: Context):
     """The guide's minimum is 12 GB of GPU memory (an 8B model in BF16); 24 GB+ is recommended."""
+    if not visible(ctx):
+        return Skip("no GPU visible")
     fails = []
     for g in visible(ctx):
         if g.memory_total_mib is not None and g.memory_total_mib < MIN_VRAM_GIB * 1000:  # "12 GB" cards report ~11.5-12 GiB
@@ -142,6 +150,8 @@ def vram(ctx: Context):
        severity=Severity.WARNING)
 def mixed(ctx: Context):
     """Engines are built for one GPU model; tensor parallelism over mixed GPUs runs at the slowest one's pace."""
+    if not visible(ctx):
+        return Skip("no GPU visible")
     gpus = visible(ctx)
     names = sorted({g.name for g in gpus})
     if len(names) < 2:
@@ -157,6 +167,8 @@ def mixed(ctx: Context):
 @check("GPU007", "mig-enabled", area="gpu", cause="mig-enabled", title="MIG is enabled", severity=Severity.WARNING)
 def mig(ctx: Context):
     """With MIG on, TensorRT-LLM sees a slice: its memory and SMs, and no NCCL across slices."""
+    if not visible(ctx):
+        return Skip("no GPU visible")
     return [Fail(f"GPU {g.index} {g.name}: MIG mode enabled", "MIG disabled, or an engine sized for the slice", {"index": g.index})
             for g in visible(ctx) if g.mig_enabled]
 
@@ -165,6 +177,8 @@ def mig(ctx: Context):
        severity=Severity.WARNING)
 def busy(ctx: Context):
     """Another process holding GPU memory shrinks what the KV cache gets (0.9 of the *free* memory)."""
+    if not visible(ctx):
+        return Skip("no GPU visible")
     fails = []
     for g in visible(ctx):
         if g.memory_used_mib is None or not g.memory_total_mib:
@@ -181,6 +195,8 @@ def busy(ctx: Context):
        title="GPU in exclusive-process mode and already taken")
 def exclusive(ctx: Context):
     """In Exclusive_Process mode a second process cannot create a context on a GPU already in use."""
+    if not visible(ctx):
+        return Skip("no GPU visible")
     return [Fail(f"GPU {g.index} {g.name}: compute mode {g.compute_mode}, {g.processes} process(es)", "compute mode Default, or a free GPU",
                  {"index": g.index})
             for g in visible(ctx) if g.compute_mode == "Exclusive_Process" and (g.processes or 0) > 0]

@@ -31,10 +31,13 @@ def ram(ctx: Context):
     usable, limit = effective_ram(ctx)
     if usable is None:
         return Skip("RAM unknown")
+    if ctx.target.model is not None:
+        return Skip("sized for the model by MDL005")
     if usable < MIN_RAM_GIB * GIB:
         what = f"{usable / GIB:.1f} GiB" + (" (cgroup limit)" if limit else " total")
-        return Fail(what, "32 GB or more (64 GB+ for 70B builds)",
-                    {"ram_gib": round(usable / GIB, 1), "limit_gib": round(limit / GIB, 1) if limit else None})
+        return Fail(what, "32 GB or more (64 GB+ for 70B builds); give --model for the figure of yours",
+                    {"ram_gib": round(usable / GIB, 1), "limit_gib": round(limit / GIB, 1) if limit else None},
+                    severity=Severity.INFO)
     return None
 
 
@@ -45,9 +48,15 @@ def disk(ctx: Context):
     disks = [d for d in ctx.facts.host.disks if d.free_bytes is not None]
     if not disks:
         return Skip("free disk unknown")
-    return [Fail(f"{d.free_bytes / GIB:.0f} GiB free at {d.path} ({d.purpose})", f">= {MIN_DISK_GB} GB free",
-                 {"path": d.path, "free_gib": round(d.free_bytes / GIB)})
-            for d in disks if d.free_bytes < MIN_DISK_GB * 10**9]
+    if ctx.target.model is not None:
+        return Skip("sized for the model by MDL006")
+    low = [d for d in disks if d.free_bytes < MIN_DISK_GB * 10**9]
+    if not low:
+        return None
+    d = min(low, key=lambda x: x.free_bytes)
+    return Fail("; ".join(f"{x.free_bytes / GIB:.0f} GiB free at {x.path} ({x.purpose})" for x in low),
+                f">= {MIN_DISK_GB} GB free (the guide's figure); give --model for the figure of yours",
+                {"path": d.path, "free_gib": round(d.free_bytes / GIB)}, severity=Severity.INFO)
 
 
 @check("HOST003", "shm-too-small", area="host", cause="shm-too-small", title="/dev/shm smaller than Triton needs",
@@ -60,8 +69,16 @@ def shm(ctx: Context):
     if size is None:
         return Skip("/dev/shm not found")
     if size < MIN_SHM_GIB * GIB * 0.99:
-        return Fail(f"/dev/shm is {size / GIB:.2f} GiB", f">= {MIN_SHM_GIB} GiB (docker --shm-size=16g or --ipc=host)",
-                    {"shm_gib": round(size / GIB, 2)})
+        multi = ctx.target.world_size > 1 or len(ctx.facts.gpus.gpus) > 1
+        container = ctx.facts.platform.container
+        if container:
+            how = ("mount an emptyDir with medium: Memory and sizeLimit: 16Gi at /dev/shm" if container == "kubernetes"
+                   else "docker run --shm-size=16g (or --ipc=host)")
+        else:
+            how = "sudo mount -o remount,size=16G /dev/shm (and the size= option of its /etc/fstab line)"
+        return Fail(f"/dev/shm is {size / GIB:.2f} GiB" + ("" if multi else " (one GPU: matters for Triton's Python backend)"),
+                    f">= {MIN_SHM_GIB} GiB", {"shm_gib": round(size / GIB, 2), "how": how},
+                    severity=Severity.WARNING if (multi or container) else Severity.INFO)
     return None
 
 
@@ -72,8 +89,15 @@ def memlock(ctx: Context):
     limit = ctx.facts.host.memlock_bytes
     if limit is None:
         return Skip("memlock limit unknown")
+    if ctx.target.world_size <= 1 and len(ctx.facts.gpus.gpus) <= 1:
+        return Skip("one GPU: no NCCL/MPI buffers to pin")
     if limit != -1 and limit < MIN_MEMLOCK:
-        return Fail(f"ulimit -l is {limit // 1024} KiB", "unlimited (docker --ulimit memlock=-1)", {})
+        container = ctx.facts.platform.container
+        how = ("docker run --ulimit memlock=-1 --ulimit stack=67108864" if container and container != "kubernetes"
+               else "set the pod's container runtime default ulimits (memlock unlimited) on the node" if container
+               else "`ulimit -l unlimited` in the launching shell, memlock unlimited in /etc/security/limits.conf, "
+                    "or LimitMEMLOCK=infinity in the systemd unit")
+        return Fail(f"ulimit -l is {limit // 1024} KiB", "unlimited", {"how": how})
     return None
 
 
@@ -101,4 +125,7 @@ def libmpi(ctx: Context):
         return None
     installed = "tensorrt-llm" in f.packages.installed
     return Fail("no libmpi.so found by the loader, no mpirun on PATH", "Open MPI (apt-get install libopenmpi-dev)",
-                {"lib": "libmpi.so.40"}, severity=Severity.ERROR if installed else Severity.WARNING)
+                {"lib": "libmpi.so.40", "provider": "Open MPI (tensorrt_llm links it through mpi4py, even on one GPU)",
+                 "install": "Install it: sudo apt-get -y install libopenmpi-dev (conda: conda install -c conda-forge openmpi), "
+                            "or use the TensorRT-LLM container, which has it"},
+                severity=Severity.ERROR if installed else Severity.WARNING)

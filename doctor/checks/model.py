@@ -12,6 +12,7 @@ from doctor import planner, sizing
 from doctor.checks import Context, Fail, Skip, check
 from doctor.checks.gpu import sm_of, visible
 from doctor.facts import GPUFacts
+from doctor.kb import default_kb
 from doctor.report import Severity
 
 GIB = sizing.GIB
@@ -124,7 +125,25 @@ def weights_fit(ctx: Context):
     else:
         expected = f"more than 64 x {g}, or a smaller weight format"
         params = {"gpus_needed": "more than 64", "gpu": g, "tp": 8}
+    params["smaller"] = _smaller_formats(p)
     return Fail(evidence, expected, params)
+
+
+def _smaller_formats(p: planner.Plan) -> str | None:
+    """Weight formats smaller than the planned one that the (slowest) GPU runs natively, per rules/quant-formats.toml."""
+    sms = [s for s in p.request.gpu_sms if s is not None]
+    if not sms:
+        return None
+    sm = min(sms)
+    now = sizing.FORMATS[sizing.resolve_format(p.request.model, p.request.quant)][1]
+    kb = default_kb()
+    picks = []
+    for fmt, fid, label in (("fp8", "fp8", "FP8 (--quant fp8, or an FP8 checkpoint)"), ("nvfp4", "nvfp4", "NVFP4"),
+                            ("int4_awq", "w4a16-awq", "INT4 AWQ (--quant int4_awq)")):
+        qf = kb.quant_format(fid)
+        if qf and sm in qf.sm_native and sizing.FORMATS[fmt][1] < now:
+            picks.append(label)
+    return ", ".join(picks) or None
 
 
 @check("MDL004", "kv-cache-does-not-fit", area="model", cause="kv-cache-too-small",
@@ -173,7 +192,8 @@ def build_ram(ctx: Context):
     return Fail(f"{m.name}: checkpoint {gib(sizing.hf_checkpoint_bytes(m))}, build needs ~{gib(need)}; "
                 f"{gib(usable)} available" + (" (cgroup limit)" if limit and limit <= avail else ""),
                 f">= {gib(need)} of host RAM",
-                {"ram_gib": round(usable / GIB, 1), "limit_gib": round(limit / GIB, 1) if limit else None})
+                {"ram_gib": round(usable / GIB, 1), "limit_gib": round(limit / GIB, 1) if limit else None,
+                 "need_gib": round(need / GIB, 1)})
 
 
 @check("MDL006", "build-disk-too-small", area="model", cause="disk-too-small",
@@ -200,7 +220,8 @@ def build_disk(ctx: Context):
     else:
         evidence = (f"{m.name}: HF checkpoint {gib(need['hf_checkpoint'])} + converted {gib(need['converted_checkpoint'])} "
                     f"+ engine {gib(need['engine'])} = {gib(need['total'])}; {gib(d.free_bytes)} free at {d.path}")
-    return Fail(evidence, f">= {gib(need['total'])} free", {"path": d.path, "free_gib": round(d.free_bytes / GIB, 1)})
+    return Fail(evidence, f">= {gib(need['total'])} free", {"path": d.path, "free_gib": round(d.free_bytes / GIB, 1),
+                                                           "need_gib": round(need["total"] / GIB, 1)})
 
 
 @check("MDL007", "quant-needs-newer-gpu", area="model", cause="gpu-arch-unsupported",

@@ -13,8 +13,9 @@ from doctor.report import Severity
 KEY_PACKAGES = ("tensorrt", "torch", "cuda-python", "cuda-bindings", "nvidia-modelopt", "transformers", "mpi4py")
 
 
-def install_plan(ctx: Context) -> tuple[object | None, str | None]:
-    """The newest release that fits this Python and driver, and its documented install command(s)."""
+def install_plan(ctx: Context) -> tuple[object | None, str | None, str]:
+    """The release to install (the one asked or whose engine is checked, else the newest stable that fits
+    this Python and driver), a copy-pasteable install line, and what it fits ("" when unknown)."""
     f, kb = ctx.facts, ctx.kb
     minor = ".".join((f.python.version or "").split(".")[:2])
     from doctor.checks.driver import driver_cuda
@@ -23,32 +24,47 @@ def install_plan(ctx: Context) -> tuple[object | None, str | None]:
     m = re.match(r"(\d+)\.", driver_cuda(ctx) or "")
     if m:
         driver_major = int(m.group(1))
-    asked = ctx.target.release if ctx.target.release_source == "asked" else None
-    candidates = [asked] if asked else [r for r in reversed(kb.releases) if not r.prerelease]
-    fits_driver = [r for r in candidates if driver_major is None or r.cuda_major <= driver_major]
-    for rel in fits_driver:
-        if not minor or minor in rel.python:
-            return rel, " && ".join(rel.install) if rel.install else None
-    if fits_driver:  # no wheel for this Python (PY001 says so): name the Python that has one
-        rel = fits_driver[0]
-        command = " && ".join(rel.install) if rel.install else f"pip3 install tensorrt-llm=={rel.version}"
-        return rel, f"with Python {rel.python[-1]} (python{rel.python[-1]} -m venv ~/venvs/trtllm): {command}"
-    return None, None
+    pinned = ctx.target.release if ctx.target.release_source in ("asked", "engine") else None
+    candidates = [pinned] if pinned else [r for r in reversed(kb.releases) if not r.prerelease]
+    fits_driver = [r for r in candidates if driver_major is None or r.cuda_major <= driver_major] or candidates
+    rel = next((r for r in fits_driver if not minor or minor in r.python), fits_driver[0] if fits_driver else None)
+    if rel is None:
+        return None, None, ""
+    steps = list(rel.install) if rel.install else [f"pip3 install tensorrt_llm=={rel.version}"]
+    fits = []
+    if minor and minor not in rel.python:
+        py = rel.python[-1]
+        steps = [f"python{py} -m venv ~/venvs/trtllm", ". ~/venvs/trtllm/bin/activate"] + steps
+        fits.append(f"needs Python {' or '.join(rel.python)}; this is {f.python.version}")
+    elif minor:
+        fits.append(f"fits Python {f.python.version}")
+    if driver_major is None:
+        fits.append("needs an NVIDIA driver first" if not f.driver.version else "driver CUDA unknown")
+    elif rel.cuda_major <= driver_major:
+        fits.append(f"fits this driver (CUDA {driver_cuda(ctx)})")
+    else:
+        fits.append(f"needs a driver for CUDA {rel.cuda_major}")
+    return rel, " && ".join(steps), "; ".join(fits)
 
 
 @check("PKG001", "trtllm-not-installed", area="packages", cause="trtllm-not-installed",
        title="TensorRT-LLM is not installed")
 def trtllm_installed(ctx: Context):
     """Without the tensorrt_llm package there is no trtllm-build or trtllm-serve; the fix names the release
-    and install command that suit this Python and driver."""
+    (the one asked with --trtllm-version, or that built the --engine, else the newest that suits this Python
+    and driver) and one install line that works as pasted."""
     pk = ctx.facts.packages
+    if ctx.facts.platform.system not in (None, "Linux"):
+        return Skip("TensorRT-LLM has no wheels for this OS (OS001)")
     if pk.error and not pk.installed:
         return Skip(f"packages unknown ({pk.error})")
     if "tensorrt-llm" in pk.installed:
         return None
-    rel, command = install_plan(ctx)
+    rel, command, fits = install_plan(ctx)
     params = {"install": command, "container": getattr(rel, "container", None) or None, "release": getattr(rel, "version", None)}
-    expected = f"tensorrt-llm {rel.version} (fits Python {ctx.facts.python.version} and this driver)" if rel else "tensorrt-llm installed"
+    expected = (f"tensorrt-llm {rel.version}" + (f" ({fits})" if fits else "")) if rel else "tensorrt-llm installed"
+    if ctx.target.release_source == "engine" and rel is not None:
+        expected += " (the release that built the engine)"
     return Fail(f"no tensorrt-llm distribution in {pk.python or 'this Python'}", expected, params)
 
 
@@ -121,3 +137,18 @@ def broken_metadata(ctx: Context):
     if broken:
         return Fail(", ".join(broken[:10]), "readable METADATA for every distribution", {})
     return None
+
+
+@check("PKG006", "trtllm-newer-than-kb", area="packages", cause="release-not-in-kb",
+       title="The installed TensorRT-LLM is not in trtllm-doctor's knowledge base", severity=Severity.WARNING)
+def release_known(ctx: Context):
+    """A release the knowledge base does not list is checked with its own wheel metadata (Requires-Dist pins,
+    its CUDA major from the nvidia-*/cuda-python pins, the Python it is installed in) and the support lists
+    (GPU architectures, platforms, driver floor) of the nearest known release, which this finding names."""
+    t = ctx.target
+    if t.release_source != "installed-unknown" or t.release is None:
+        return None if t.release is not None else Skip("no target release")
+    newest = ctx.kb.releases[-1].version
+    return Fail(f"tensorrt-llm {t.release_version} installed; the knowledge base knows {ctx.kb.release_range()}",
+                f"a release the knowledge base lists (newest {newest})",
+                {"release": t.release_version, "carried_from": t.release.carried_from})

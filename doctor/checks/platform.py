@@ -85,6 +85,8 @@ def python_has_wheel(ctx: Context):
         return Fail(f"{impl} {py.version}", f"CPython {' or '.join(rel.python)}",
                     {"python": py.version, "release": rel.version, "supported": supported})
     if minor not in rel.python:
+        newest = rel.python[-1]
         return Fail(f"Python {py.version} ({py.executable})", f"Python {' or '.join(rel.python)} for TensorRT-LLM {rel.version}",
-                    {"python": py.version, "release": rel.version, "supported": supported})
+                    {"python": py.version, "release": rel.version, "supported": supported,
+                     "venv": f"`python{newest} -m venv ~/venvs/trtllm && . ~/venvs/trtllm/bin/activate`"})
     return None

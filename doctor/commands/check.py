@@ -38,7 +38,10 @@ class CheckOptions:
 
 
 def build_target(opts: CheckOptions, facts: Facts, kb: KB) -> Target:
-    release, version, source = resolve_release(facts, kb, opts.trtllm_version)
+    engine_version = None
+    if opts.engine is not None and opts.trtllm_version is None and "tensorrt-llm" not in facts.packages.installed:
+        engine_version = _engine_version(opts.engine)
+    release, version, source = resolve_release(facts, kb, opts.trtllm_version, engine_version)
     if opts.quant is not None:
         from doctor.target import QUANTS
 
@@ -58,6 +61,16 @@ def build_target(opts: CheckOptions, facts: Facts, kb: KB) -> Target:
     _load_model_and_engine(opts, target, kb)
     _pick_backend(opts, target)
     return target
+
+
+def _engine_version(path: Path) -> str | None:
+    """The TensorRT-LLM version that built an engine (config.json 'version'), when readable."""
+    from doctor.engine import EngineConfigError, load_engine
+
+    try:
+        return load_engine(path).version
+    except (EngineConfigError, UsageError):
+        return None
 
 
 def _pick_backend(opts: CheckOptions, target: Target) -> None:

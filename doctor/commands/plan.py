@@ -127,8 +127,8 @@ def run_plan(opts: PlanOptions, kb: KB | None = None) -> Report:
 
     if isinstance(p, Skip):
         raise UsageError("no GPU with known memory: run on a GPU machine, or pass --snapshot FILE or --gpu NAME")
-    findings, results = run_checks(ctx, areas=["model", "gpu"])
-    findings = [f for f in findings if f.area == "model" or f.id in ("GPU003", "GPU004", "GPU010")]
+    findings, results = run_checks(ctx, areas=["model", "gpu", "llm-api"])
+    findings = [f for f in findings if f.area in ("model", "llm-api") or f.id in ("GPU002", "GPU003", "GPU004", "GPU010")]
     extra = {"plan": planner.plan_dict(p, kb)}
     if opts.from_log is not None:
         extra["calibration"] = calibrate(opts.from_log, p)

@@ -115,6 +115,10 @@ def _finding_lines(f: Finding, verbose: bool, indent: str) -> list[tuple[str, st
     if verbose and f.expected:
         out.append((f"{pad}expected: {f.expected}", ""))
     out.append((f"{pad}fix: {f.fix}", ""))
+    if f.line is None:  # check findings: what this root cause also explains (one root cause, one error)
+        for c in f.extra.get("consequences", []):
+            out.append((f"{pad}consequence: {c['title']}" + (f" ({c['evidence']})" if verbose or c.get("severity") == "error" else "")
+                        + f"  [{c['id']}: {c['why']}]", "dim"))
     if verbose:
         out.append((f"{pad}docs: {f.docs}   [{f.id} {f.symbol}, cause {f.category}]", "dim"))
     return out
@@ -137,6 +141,10 @@ def _lines(report: Report, verbose: bool) -> list[tuple[str, str]]:
         for area in areas:
             found = [f for f in report.findings if f.area == area]
             worst = max((f.severity for f in found), key=lambda s: s.rank, default=None)
+            folded = [c for f in report.findings for c in f.extra.get("consequences", []) if f.line is None
+                      and any(k.id == c["id"] and k.area == area for k in report.checks)]
+            if worst is None and folded:  # failed, but as a consequence of a root cause shown elsewhere
+                worst = max((Severity(c["severity"]) for c in folded), key=lambda s: s.rank)
             all_skipped = all(c.status == "skip" for c in report.checks if c.area == area)
             state = worst or ("skip" if all_skipped else "pass")
             mark, style = MARK[state], STYLE[state]
@@ -149,6 +157,8 @@ def _lines(report: Report, verbose: bool) -> list[tuple[str, str]]:
             lines.append((text, style))
             for f in found:
                 lines += _finding_lines(f, verbose, "    ")
+            for c in folded if not found else []:
+                lines.append((f"    {MARK[Severity(c['severity'])]} {c['title']}: a consequence ({c['why']}); see above", "dim"))
             if verbose:
                 for c in report.checks:
                     if c.area == area and c.status != "fail":

@@ -82,6 +82,15 @@ def render(report: Report, *, verbose: bool = False) -> str:
     by_check: dict[str, list[Finding]] = {}
     for f in report.findings:
         by_check.setdefault(f.id, []).append(f)
+    from dataclasses import replace
+
+    from doctor.report import Severity
+
+    for f in report.findings:  # a folded consequence: its check's case passes, saying whose consequence it is
+        for c in f.extra.get("consequences", []) if f.line is None else []:
+            if c.get("id") and c["id"] not in by_check:
+                by_check[c["id"]] = [replace(f, id=c["id"], symbol=c.get("symbol", ""), title=c["title"], severity=Severity.INFO,
+                                             evidence=f"{c['evidence']} (a consequence of {f.id}: {c['why']})", extra={})]
     tests = failures = skipped = 0
     check_ids = set()
     ignored: dict[str, str] = {}
