@@ -203,24 +203,42 @@ def _closure(graph: dict[str, set[str]]) -> dict[str, set[str]]:
 
 def fold(findings: list[Finding], kb: KB) -> list[Finding]:
     """One root cause, one finding: a finding whose cause another finding's cause explains (rules/cause-graph.toml,
-    transitively), or that repeats another's cause, goes under that finding as a consequence (``extra
-    ["consequences"]``, with the graph's reason), unless it is more severe than it. Input order is kept."""
+    transitively, and not the other way round), or that repeats an earlier finding's cause, goes under that finding
+    as a consequence (``extra["consequences"]``, with the graph's reason) unless it is more severe. Order is kept."""
     graph = _closure(kb.cause_graph)
-    roots: list[Finding] = []
-    for f in findings:
-        parent = None
-        for r in roots:
-            if r.severity.rank < f.severity.rank:
-                continue
-            same = r.category == f.category and not kb.cause(f.category).distinct
-            if same or f.category in graph.get(r.category, ()):
-                parent = r
+
+    def explains(g: Finding, f: Finding, earlier: bool) -> bool:
+        if g.severity.rank < f.severity.rank:
+            return False
+        if g.category == f.category:
+            return earlier and not kb.cause(f.category).distinct
+        return f.category in graph.get(g.category, ()) and g.category not in graph.get(f.category, ())
+
+    parent: dict[int, int] = {}
+    for i, f in enumerate(findings):
+        for j, g in enumerate(findings):
+            if i != j and explains(g, f, j < i):
+                parent[i] = j
                 break
-        if parent is None:
+
+    def top(i: int) -> int:
+        seen = {i}
+        while i in parent and parent[i] not in seen:
+            i = parent[i]
+            seen.add(i)
+        return i
+
+    roots = [f for i, f in enumerate(findings) if i not in parent]
+    for i, f in enumerate(findings):
+        if i not in parent:
+            continue
+        root = findings[top(i)]
+        if root is f:  # a cycle: keep it
             roots.append(f)
             continue
-        why = "the same cause" if parent.category == f.category else kb.cause_reason(parent.category, f.category)
-        parent.extra.setdefault("consequences", []).append(
+        why = "the same cause" if root.category == f.category else kb.cause_reason(root.category, f.category)
+        root.extra.setdefault("consequences", []).append(
             {"id": f.id, "symbol": f.symbol, "category": f.category, "title": f.title, "severity": f.severity.value,
              "evidence": f.evidence, "why": why, "line": f.line, "params": f.params})
-    return roots
+    order = {id(f): k for k, f in enumerate(findings)}
+    return sorted(roots, key=lambda f: order[id(f)])
