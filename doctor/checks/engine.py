@@ -209,10 +209,11 @@ def memory(ctx: Context):
 
 
 @check("ENG008", "engine-kv-cache-too-small", area="engine", cause="kv-cache-too-small",
-       title="KV cache cannot hold max_batch_size sequences of max_seq_len", severity=Severity.WARNING)
+       title="The KV cache holds fewer full-length sequences than max_batch_size", severity=Severity.INFO)
 def kv(ctx: Context):
-    """kv_cache_free_gpu_mem_fraction (0.9) of what is left after weights and activations holds the paged KV cache;
-    fewer than max_batch_size full-length sequences fit, so the runtime queues requests."""
+    """kv_cache_free_gpu_mem_fraction (0.9) of what is left after weights and activations holds the paged KV cache.
+    max_batch_size x max_seq_len is an upper bound: with paged KV and in-flight batching most requests are shorter,
+    so this is information (how many full-length sequences and tokens fit), not a failure."""
     e = _engine(ctx)
     if e is None:
         return Skip("no --engine given")
@@ -224,8 +225,10 @@ def kv(ctx: Context):
         return Skip("the engine does not fit (ENG007)")
     if f.kv_fits:
         return None
-    return Fail(f"max_batch_size {f.max_batch_size} x max_seq_len {f.max_seq_len} needs {gib(f.kv_needed_bytes)} of "
-                f"{f.extra['kv_cache_dtype']} KV cache; {gib(f.kv_available_bytes)} available on {where}",
+    tokens = f.kv_available_bytes // f.kv_bytes_per_token if f.kv_bytes_per_token else 0
+    return Fail(f"the KV cache holds {f.max_batch_size_fit} full-length sequence(s) ({tokens} tokens, "
+                f"{gib(f.kv_available_bytes)} on {where}); max_batch_size {f.max_batch_size} x max_seq_len {f.max_seq_len} "
+                f"would need {gib(f.kv_needed_bytes)} of {f.extra['kv_cache_dtype']} KV cache",
                 f"<= {f.max_batch_size_fit} full-length sequences at once",
                 {"needed": gib(f.kv_needed_bytes), "available": gib(f.kv_available_bytes)})
 
