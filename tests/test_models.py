@@ -220,3 +220,22 @@ def test_bad_quantization_config_names_the_field(qc, message):
 
     with pytest.raises(CheckpointError, match=message):
         quant_from_configs(qc, None)
+
+
+def test_checkpoint_folder_with_hf_quant_config_and_safetensors_headers(tmp_path):
+    """A ModelOpt export folder: config.json + hf_quant_config.json + *.safetensors (only their headers are read)."""
+    import struct
+
+    from doctor.checkpoint import read_checkpoint
+
+    (tmp_path / "config.json").write_text((HF / "nvidia--Llama-3.1-70B-Instruct-FP8.config.json").read_text())
+    (tmp_path / "hf_quant_config.json").write_text((HF / "nvidia--Llama-3.1-70B-Instruct-FP8.hf_quant_config.json").read_text())
+    for i, n in enumerate((1000, 234)):
+        header = json.dumps({"__metadata__": {"format": "pt"},
+                             f"w{i}": {"dtype": "F8_E4M3", "shape": [n], "data_offsets": [0, n]}}).encode()
+        (tmp_path / f"model-0000{i + 1}-of-00002.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * n)
+    m = read_checkpoint(tmp_path)
+    assert m.quant.format == "fp8" and m.quant.kv_cache == "fp8" and m.quant.exclude == ("lm_head",)
+    assert m.checkpoint_bytes == 1234 and "hf_quant_config.json" in m.quant.source
+    (tmp_path / "model-00001-of-00002.safetensors").write_bytes(struct.pack("<Q", 2**40))  # a corrupt header
+    assert read_checkpoint(tmp_path).checkpoint_bytes == 0  # unknown, not a crash: the size is then computed

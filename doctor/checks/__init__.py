@@ -24,6 +24,22 @@ from doctor.target import Target
 
 RETIRED: dict[str, str] = {}  # id -> why it was retired
 
+
+class lazy_module:
+    """A module imported on first attribute access: checks that size models (doctor.sizing, doctor.planner)
+    cost nothing on a plain `check` that has no model or engine."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._mod = None
+
+    def __getattr__(self, attr: str):
+        if self._mod is None:
+            import importlib
+
+            self._mod = importlib.import_module(self._name)
+        return getattr(self._mod, attr)
+
 AREAS = {
     "platform": "Operating system",
     "python": "Python",

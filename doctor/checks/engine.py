@@ -12,11 +12,12 @@ import re
 
 from packaging.version import InvalidVersion, Version
 
-from doctor import sizing
-from doctor.checks import Context, Fail, Skip, check
+from doctor.checks import Context, Fail, Skip, check, lazy_module
 from doctor.checks.gpu import lacking, precision_sms, sm_of, visible
 from doctor.checks.model import gib, gpu_free_bytes, rank_gpus
 from doctor.report import Severity
+
+sizing = lazy_module("doctor.sizing")
 
 
 

@@ -8,14 +8,15 @@ against the visible GPUs by GPU010; these checks do not repeat them.
 
 from __future__ import annotations
 
-from doctor import planner, sizing
-from doctor.checks import Context, Fail, Skip, check
+from doctor.checks import Context, Fail, Skip, check, lazy_module
 from doctor.checks.gpu import sm_of, visible
 from doctor.facts import GPUFacts
-from doctor.kb import default_kb
 from doctor.report import Severity
 
-GIB = sizing.GIB
+planner = lazy_module("doctor.planner")
+sizing = lazy_module("doctor.sizing")
+
+GIB = 2**30
 MIB = 2**20
 
 
@@ -136,6 +137,8 @@ def _smaller_formats(p: planner.Plan) -> str | None:
         return None
     sm = min(sms)
     now = sizing.FORMATS[sizing.resolve_format(p.request.model, p.request.quant)][1]
+    from doctor.kb import default_kb
+
     kb = default_kb()
     picks = []
     for fmt, fid, label in (("fp8", "fp8", "FP8 (--quant fp8, or an FP8 checkpoint)"), ("nvfp4", "nvfp4", "NVFP4"),
