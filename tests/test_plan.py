@@ -258,3 +258,24 @@ def test_sizing_agrees_with_itself_across_backends(kb):
     eng = sizing.weights_per_gpu(m, "bf16", tp=2)
     pyt = sizing.weights_per_gpu(m, "bf16", tp=2, parallel_embedding=True)
     assert eng.embedding == 128256 * 4096 * 2 and pyt.embedding == 128256 // 2 * 4096 * 2
+
+
+def test_mtp_speculative_config_loads_the_mtp_weights(tmp_path):
+    """speculative_config decoding_type MTP: the runtime loads DeepSeek-V3's MTP layer (one more MoE layer per rank)."""
+    y = tmp_path / "mtp.yaml"
+    y.write_text("speculative_config:\n  decoding_type: MTP\n  num_nextn_predict_layers: 1\n")
+    base = plan_of(model="deepseek-v3", gpu=["8xH200"])
+    mtp = plan_of(model="deepseek-v3", gpu=["8xH200"], extra_llm_api_options=y)
+    extra = mtp["weights_bytes_per_gpu"] - base["weights_bytes_per_gpu"]
+    # one MoE layer of 256 experts x 3 x 7168 x 2048 FP8 weights split over 8 ranks is ~1.3 GiB
+    assert 1.2 * GIB < extra < 1.6 * GIB
+
+
+def test_attention_dp_replicates_attention_and_keeps_the_whole_kv_per_rank(tmp_path):
+    y = tmp_path / "adp.yaml"
+    y.write_text("enable_attention_dp: true\n")
+    tp = plan_of(model="deepseek-v3", gpu=["8xH200"])
+    adp = plan_of(model="deepseek-v3", gpu=["8xH200"], extra_llm_api_options=y)
+    assert adp["weights_bytes_per_gpu"] > tp["weights_bytes_per_gpu"]  # attention weights on every rank
+    assert adp["kv_cache_bytes_per_token"] == tp["kv_cache_bytes_per_token"]  # MLA: not split by TP anyway
+    assert adp["llm_api_options"]["enable_attention_dp"] is True
