@@ -16,7 +16,9 @@ field (for truncated text: the section the text stops in).
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Iterator
@@ -200,13 +202,23 @@ _RANK_OLD = re.compile(r"^.+_rank(\d+)\.engine$")
 
 
 def load_engine(path: Path) -> EngineInfo:
-    """An engine directory (or its config.json directly)."""
-    if not path.exists():
+    """An engine directory (or its config.json directly); the config is read bounded, regular files only."""
+    from doctor.errors import UsageError
+    from doctor.inputs import read_bytes
+
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except (OSError, ValueError) as exc:
+        raise EngineConfigError(f"{path}: cannot read the engine directory ({getattr(exc, 'strerror', None) or exc})") from None
+    if not exists:
         raise EngineConfigError(f"{path}: no such engine directory")
-    if path.is_dir():
+    if is_dir:
         cfg = path / "config.json"
-        if not cfg.exists():
-            engines = sorted(p.name for p in path.glob("*.engine"))
+        if not (cfg.exists() or cfg.is_symlink()):
+            try:
+                engines = sorted(p.name for p in path.glob("*.engine"))
+            except OSError:
+                engines = []
             hint = f" (it has {', '.join(engines[:3])})" if engines else ""
             raise EngineConfigError(f"{path}: no config.json in the engine directory{hint}; "
                                     "trtllm-build writes config.json next to rank*.engine")
@@ -214,32 +226,43 @@ def load_engine(path: Path) -> EngineInfo:
     else:
         cfg, directory = path, path.parent
     try:
-        size = cfg.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise EngineConfigError(f"{cfg}: {size} bytes is too large for an engine config.json")
-        raw = cfg.read_bytes()
-    except OSError as exc:
-        raise EngineConfigError(f"cannot read {cfg}: {exc.strerror}") from None
+        raw = read_bytes(cfg, "an engine config.json", MAX_CONFIG_BYTES)
+    except UsageError as exc:
+        raise EngineConfigError(str(exc)) from None
+    if b"\x00" in raw[:65536]:
+        raise EngineConfigError(f"{cfg}: not a config.json (binary data, not UTF-8 JSON)")
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise EngineConfigError(f"{cfg}: not a config.json (binary data, not UTF-8 JSON)") from None
     info = parse_engine_config(text, str(cfg))
-    info.path = str(directory if path.is_dir() else path)
-    if path.is_dir():
+    info.path = str(directory if is_dir else path)
+    if is_dir:
         info.rank_files = _rank_files(directory, info)
     return info
+
+
+MAX_RANK_FILES = 4096
 
 
 def _rank_files(directory: Path, info: EngineInfo) -> list[tuple[str, int]]:
     pattern = _RANK_NEW if info.layout == "new" else _RANK_OLD
     out = []
-    for p in sorted(directory.iterdir()):
-        if p.is_file() and pattern.match(p.name):
-            try:
-                out.append((p.name, p.stat().st_size))
-            except OSError:
-                continue
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return out
+    for name in names:
+        if not pattern.match(name):
+            continue
+        try:
+            st = os.stat(directory / name)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            out.append((name, st.st_size))
+        if len(out) >= MAX_RANK_FILES:
+            break
     return out
 
 
@@ -307,6 +330,8 @@ def _decode(text: str, where: str) -> dict[str, Any]:
                                 "a fragment of a config was pasted. Use the complete file trtllm-build wrote")
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise EngineConfigError(f"{where}: JSON nested too deeply to be an engine config.json") from None
     except json.JSONDecodeError as exc:
         truncated = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
         path = _open_path(text[: exc.pos])
@@ -338,9 +363,22 @@ def _decode(text: str, where: str) -> dict[str, Any]:
             hint = "; a trailing comma"
         raise EngineConfigError(f"{where}: not valid JSON at line {exc.lineno} column {exc.colno}{inside} "
                                 f"({exc.msg}{': ' + repr(snippet) if snippet else ''}){hint}.{kind}") from None
+    except ValueError as exc:  # a number of 4,300+ digits (CPython's int-string limit)
+        raise EngineConfigError(f"{where}: not usable as an engine config.json ({exc})") from None
     if not isinstance(data, dict):
         raise EngineConfigError(f"{where}: not an engine config (top level is not an object)")
     return data
+
+
+MAX_PARALLEL = 4096  # tp, pp, cp (and their product): more ranks than any engine was built for
+MAX_INT = 2**48  # every other count or length
+PARALLEL_KEYS = ("tp_size", "pp_size", "cp_size", "world_size", "gpus_per_node", "tensor_parallel", "pipeline_parallel",
+                 "context_parallel")
+
+
+def _short(v: Any) -> str:
+    text = repr(v) if not isinstance(v, int) or v.bit_length() < 200 else f"a {v.bit_length()}-bit number"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class _Fields:
@@ -368,7 +406,11 @@ class _Fields:
             return default
         v = self.data[key]
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise EngineConfigError(f"{self.where}: field {self.name(key)!r} should be a non-negative integer, found {v!r}")
+            raise EngineConfigError(f"{self.where}: field {self.name(key)!r} should be a non-negative integer, found {_short(v)}")
+        limit = MAX_PARALLEL if key in PARALLEL_KEYS else MAX_INT
+        if v > limit:
+            raise EngineConfigError(f"{self.where}: field {self.name(key)!r} is {_short(v)}, more than any engine has "
+                                    f"(at most {limit:,}); the config is corrupt")
         return v
 
     def str(self, key: str, required: bool = False) -> str | None:
@@ -378,17 +420,19 @@ class _Fields:
             return None
         v = self.data[key]
         if not isinstance(v, str):
-            raise EngineConfigError(f"{self.where}: field {self.name(key)!r} should be a string, found {v!r}")
+            raise EngineConfigError(f"{self.where}: field {self.name(key)!r} should be a string, found {_short(v)}")
         return v
 
 
 def parse_engine_config(text: str, where: str = "config.json") -> EngineInfo:
     """Parse an engine config.json text (either layout) into :class:`EngineInfo`."""
     data = _decode(text, where)
-    if "version" in data:
-        return _parse_new(data, where)
-    if "builder_config" in data:
-        return _parse_old(data, where)
+    if "version" in data or "builder_config" in data:
+        info = _parse_new(data, where) if "version" in data else _parse_old(data, where)
+        if info.expected_ranks > MAX_PARALLEL:
+            raise EngineConfigError(f"{where}: tp {info.tp} x pp {info.pp} x cp {info.cp} = {info.expected_ranks:,} ranks, "
+                                    f"more than any engine has (at most {MAX_PARALLEL:,}); the config is corrupt")
+        return info
     if "architectures" in data and "model_type" in data:
         raise EngineConfigError(f"{where}: this is a Hugging Face config.json, not an engine; "
                                 "use --model for it, or build an engine with trtllm-build first")
@@ -398,7 +442,7 @@ def parse_engine_config(text: str, where: str = "config.json") -> EngineInfo:
     if "pretrained_config" in data or "build_config" in data:
         raise EngineConfigError(f"{where}: required field 'version' is missing (a new-layout engine config "
                                 "has version, pretrained_config and build_config)")
-    keys = ", ".join(list(data)[:5]) or "none"
+    keys = ", ".join(_short(k).strip("'") for k in list(data)[:5]) or "none"
     raise EngineConfigError(f"{where}: unknown layout: neither 'version'+'pretrained_config' (trtllm-build) nor "
                             f"'builder_config' (build.py) is present (top-level keys: {keys})")
 
@@ -407,7 +451,7 @@ def _parse_new(data: dict[str, Any], where: str) -> EngineInfo:
     root = _Fields(data, where, "")
     version = data.get("version")
     if not isinstance(version, str) or not version.strip():
-        raise EngineConfigError(f"{where}: field 'version' should be the TensorRT-LLM version string, found {version!r}")
+        raise EngineConfigError(f"{where}: field 'version' should be the TensorRT-LLM version string, found {_short(version)}")
     pc = root.section("pretrained_config")
     bc = root.section("build_config")
     plugin = bc.section("plugin_config")
@@ -452,7 +496,7 @@ def _parse_new(data: dict[str, Any], where: str) -> EngineInfo:
         ci = apc.data.get("cluster_info")
         info.cluster_info = ci if isinstance(ci, dict) else None
     if info.dtype not in ("float16", "bfloat16", "float32"):
-        raise EngineConfigError(f"{where}: field 'pretrained_config.dtype' is {info.dtype!r}; the runtime accepts "
+        raise EngineConfigError(f"{where}: field 'pretrained_config.dtype' is {_short(info.dtype)}; the runtime accepts "
                                 "float16, bfloat16 or float32")
     return info
 
@@ -483,6 +527,6 @@ def _parse_old(data: dict[str, Any], where: str) -> EngineInfo:
         info.lora = {"lora_target_modules": bc.data.get("lora_target_modules") or [],
                      "max_lora_rank": bc.int("max_lora_rank", default=0)}
     if precision not in ("float16", "bfloat16", "float32"):
-        raise EngineConfigError(f"{where}: field 'builder_config.precision' is {precision!r}; the runtime accepts "
+        raise EngineConfigError(f"{where}: field 'builder_config.precision' is {_short(precision)}; the runtime accepts "
                                 "float16, bfloat16 or float32")
     return info

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -168,7 +170,9 @@ class Facts:
                 f"snapshot schema_version {version} is newer than this trtllm-doctor understands "
                 f"({FACTS_SCHEMA_VERSION}); upgrade trtllm-doctor"
             )
-        return _build(cls, data, "snapshot")
+        facts = _build(cls, data, "snapshot")
+        _validate(facts)
+        return facts
 
     @classmethod
     def from_json(cls, text: str) -> Facts:
@@ -214,12 +218,47 @@ def _build(tp: Any, value: Any, where: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise SnapshotError(f"{where}: expected a number")
-        return float(value)
+        if isinstance(value, int) and abs(value) > MAX_INT:
+            raise SnapshotError(f"{where}: number out of range")
+        value = float(value)
+        if not math.isfinite(value):
+            raise SnapshotError(f"{where}: expected a finite number, found {value}")
+        return value
     if tp is Any:
         return value
     if tp is int and isinstance(value, bool) or not isinstance(value, tp):
         raise SnapshotError(f"{where}: expected {tp.__name__}, found {type(value).__name__}")
+    if tp is int and abs(value) > MAX_INT:
+        raise SnapshotError(f"{where}: number out of range (a {value.bit_length()}-bit integer)")
+    if tp is str and len(value) > MAX_STR:
+        raise SnapshotError(f"{where}: a string of {len(value):,} characters is too long")
     return value
+
+
+MAX_INT = 2**63  # every count, size and id in a snapshot fits in 64 bits
+MAX_STR = 1 << 16
+# values the checks parse as numbers: their shape is checked here, so a hand-edited snapshot is a one-line error
+_SHAPES = {
+    "cuda.wheel_runtimes": (re.compile(r"\d{1,3}(?:\.(?:\d{1,3}|x))?"), "a CUDA version like 12.4 or 13.x"),
+}
+_VERSIONISH = re.compile(r"\d{1,9}(?:\.\d{1,9}){0,5}[A-Za-z0-9.+\-]{0,40}")
+_VERSION_FIELDS = (("driver", "version"), ("driver", "cuda_version"), ("cuda", "toolkit"), ("cuda", "driver_api_version"),
+                   ("platform", "glibc"), ("python", "version"))
+
+
+def _validate(facts: "Facts") -> None:
+    """Shapes the types cannot say: CUDA versions of wheels, version strings, a GPU's compute capability."""
+    pattern, what = _SHAPES["cuda.wheel_runtimes"]
+    for name, value in facts.cuda.wheel_runtimes.items():
+        if not pattern.fullmatch(value):
+            raise SnapshotError(f"snapshot.cuda.wheel_runtimes.{name}: expected {what}, found {value[:40]!r}")
+    for section, name in _VERSION_FIELDS:
+        value = getattr(getattr(facts, section), name)
+        if value is not None and not _VERSIONISH.fullmatch(value):
+            raise SnapshotError(f"snapshot.{section}.{name}: expected a version like 12.4 or 580.65.06, found {value[:40]!r}")
+    for i, g in enumerate(facts.gpus.gpus):
+        if g.cc is not None and not re.fullmatch(r"\d{1,2}\.\d{1,2}", g.cc):
+            raise SnapshotError(f"snapshot.gpus.gpus[{i}].cc: expected a compute capability like 9.0, found {g.cc[:40]!r}")
 
 
 SNAPSHOT_LIMIT = 64 << 20

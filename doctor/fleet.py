@@ -42,6 +42,7 @@ COLUMNS = (
     ("gpus", "GPUs"),
     ("disk", "Free disk"),
     ("problems", "Findings"),
+    ("problem", "Problem"),  # last, never cut: it names the file a duplicate or corrupt report came from
 )
 # cross-node comparisons: value key, label, finding (id, symbol), severity
 COMPARE = (
@@ -71,6 +72,7 @@ class NodeReport:
     values: dict[str, Any] = field(default_factory=dict)
     findings: list[dict[str, Any]] = field(default_factory=list)
     facts: dict[str, Any] | None = None
+    checked: bool = False  # its findings are known: a check report, or `fleet --check` evaluated the snapshot
 
     def row(self, now: _dt.datetime | None = None) -> dict[str, Any]:
         v = self.values
@@ -97,6 +99,7 @@ class NodeReport:
             "errors": errors,
             "warnings": warnings,
             "findings": sorted({str(f.get("id")) for f in self.findings}),
+            "checked": self.checked,
         }
         return out
 
@@ -107,19 +110,24 @@ def _gib(n: Any) -> str:
 
 def row_values(row: dict[str, Any]) -> list[str]:
     """The table's cells for one node row (as in ``extra["fleet"]["nodes"]``), in COLUMNS order."""
+    from doctor.render.console import plural
+
     gpus = "-"
     if row.get("gpu_count") is not None:
         gpus = f"{row['gpu_count']} x {row.get('gpu') or '?'}" if row["gpu_count"] else "none"
-    status = row.get("status", "")
-    if row.get("problem"):
-        problem = row["problem"]
-        status += f" ({problem[:40] + '...' if len(problem) > 43 else problem})"
-    problems = "-"
-    if row.get("errors") or row.get("warnings"):
-        problems = f"{row.get('errors', 0)} error(s), {row.get('warnings', 0)} warning(s)"
+    status = str(row.get("status", ""))
+    if status != "ok":
+        problems = "-"
+    elif row.get("errors") or row.get("warnings"):
+        problems = f"{plural(row.get('errors', 0), 'error')}, {plural(row.get('warnings', 0), 'warning')}"
+    elif row.get("checked"):
+        problems = "none"
+    else:
+        problems = "not checked (--check)"
     return [
         str(row.get("node")), status, row.get("driver") or "-", row.get("cuda") or "-", row.get("trtllm") or "-",
         gpus, _gib(row.get("disk_free_bytes")) if row.get("disk_free_bytes") is not None else "-", problems,
+        " ".join(str(row.get("problem") or "").split()),
     ]
 
 
@@ -237,7 +245,7 @@ def parse_document(data: Any, source: str) -> NodeReport:
         return NodeReport(node=fallback, source=source, status="corrupt", problem=str(exc))
     return NodeReport(
         node=values.pop("hostname") or fallback, source=source, created=parse_created(facts.get("created")),
-        kind=kind, engine=engine, values=values, findings=findings, facts=facts,
+        kind=kind, engine=engine, values=values, findings=findings, facts=facts, checked=kind == "check",
     )
 
 
@@ -285,12 +293,25 @@ def _names(nodes: list[str], limit: int = 8) -> str:
 
 
 def _majority(counter: Counter) -> Any:
-    # most nodes wins; a tie goes to the value that sorts last (usually the newer version), deterministically
-    return max(counter.items(), key=lambda kv: (kv[1], str(kv[0])))[0]
+    """The value on most nodes; "unknown" (None) is never the majority while any node knows a value.
+    A tie goes to the value that sorts last (usually the newer version), deterministically."""
+    known = {k: v for k, v in counter.items() if k is not None}
+    if not known:
+        return None
+    return max(known.items(), key=lambda kv: (kv[1], str(kv[0])))[0]
 
 
 def _label(value: Any) -> str:
     return UNKNOWN if value is None else str(value)
+
+
+def histogram(counter: Counter, group: list[NodeReport], key: str, limit: int = 4) -> str:
+    """``value: N nodes (a, b ...); value2: ...``, most nodes first, unknown last."""
+    parts = []
+    for value, count in sorted(counter.items(), key=lambda kv: (kv[0] is None, -kv[1], str(kv[0]))):
+        names = sorted(r.node for r in group if r.values.get(key) == value)
+        parts.append(f"{_label(value)} on {count} ({_names(names, limit)})")
+    return "; ".join(parts)
 
 
 def _age(seconds: float) -> str:
@@ -378,20 +399,38 @@ def merge(
     majority: dict[str, Any] = {}
 
     def differs(key: str, label: str, fid: str, symbol: str, severity: Severity, group: list[NodeReport], scope: str) -> None:
+        """One finding per attribute (and engine group): the value histogram over the group's nodes."""
         counter = Counter(r.values.get(key) for r in group)
         if len(group) < 2 or len(counter) < 2:
             return
         top = _majority(counter)
-        for value, _count in sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0]))):
-            if value == top:
-                continue
-            names = sorted(r.node for r in group if r.values.get(key) == value)
-            params = {"what": label, "majority": _label(top), "value": _label(value), "nodes": _names(names)}
-            findings.append(_finding(
-                fid, symbol, "fleet-inconsistent", severity,
-                f"{('The' + label[3:]) if label.startswith('the ') else label} is {_label(value)} on {len(names)} node(s), {_label(top)} on {counter[top]}{scope}",
-                f"{label}: {_label(value)} on {_names(names)}", f"{label}: {_label(top)} on every node{scope}",
-                params, names, kb))
+        if top is None:
+            return  # nobody knows the value: nothing to compare
+        known = [v for v in counter if v is not None]
+        odd = sorted(r.node for r in group if r.values.get(key) != top)
+        others = [v for v in counter if v != top]
+        Label = ("The" + label[3:]) if label.startswith("the ") else label
+        if len(known) > 1:
+            sev = severity
+            ranked = sorted(counter.items(), key=lambda kv: (kv[0] is None, -kv[1], str(kv[0])))
+            title = (f"{Label} differs across {len(group)} nodes{scope}: "
+                     + ", ".join(f"{_label(v)} on {c}" for v, c in ranked[:4])
+                     + (f" and {len(ranked) - 4} other values" if len(ranked) > 4 else ""))
+        else:  # one known value, some nodes could not tell
+            sev = Severity.WARNING
+            title = f"{Label} is unknown on {counter[None]} of {len(group)} nodes{scope} ({_label(top)} on the others)"
+        real_majority = counter[top] * 2 > len(group)
+        params: dict[str, Any] = {"what": label}
+        if real_majority:  # the fix names the odd nodes only when there is a majority to follow
+            params.update(majority=_label(top), nodes=_names(odd), value=", ".join(
+                f"{_label(v)} ({counter[v]})" for v in sorted(others, key=lambda v: (v is None, -counter[v], str(v)))))
+            expected = f"{label}: {_label(top)} (the majority, {counter[top]} of {len(group)}) on every node{scope}"
+        else:
+            expected = (f"one {label.removeprefix('the ')} on every node{scope} (no value is on most nodes; the most "
+                        f"common is {_label(top)}, on {counter[top]} of {len(group)})")
+        findings.append(_finding(
+            fid, symbol, "fleet-inconsistent", sev, title, f"{label}: {histogram(counter, group, key)}",
+            expected, params, odd, kb))
 
     groups: dict[str, list[NodeReport]] = {}
     for r in usable:

@@ -29,6 +29,8 @@ def read_bytes(path: Path | str, what: str, limit: int) -> bytes:
         st = os.stat(path)
     except OSError as exc:
         raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # an embedded NUL in the name
+        raise UsageError(f"cannot read {what} {path!r}: {exc}") from None
     if stat.S_ISDIR(st.st_mode):
         raise UsageError(f"{path}: is a directory, expected {what} file")
     if not stat.S_ISREG(st.st_mode):
@@ -85,7 +87,7 @@ def parse_json(text: str, what: str, path: Path | str):
 
 
 def parse_toml(text: str, what: str, path: Path | str):
-    """tomllib.loads with syntax errors and runaway nesting mapped to one line."""
+    """tomllib.loads with syntax errors, runaway nesting and huge numbers mapped to one line."""
     from doctor.kb import tomllib
 
     try:
@@ -94,3 +96,5 @@ def parse_toml(text: str, what: str, path: Path | str):
         raise UsageError(f"{path}: not valid TOML ({exc})") from None
     except RecursionError:
         raise UsageError(f"{path}: TOML nested too deeply to be {what}") from None
+    except (ValueError, OverflowError) as exc:  # a 4,300+ digit integer, a date out of range
+        raise UsageError(f"{path}: not usable as {what} ({exc})") from None

@@ -8,15 +8,29 @@ pays for what it reads.
 from __future__ import annotations
 
 import functools
+import binascii
+import json
+import os
 import sys
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10
-    import tomli as tomllib
+
+
+def _tomllib():
+    """tomllib (tomli on 3.10), imported only when a rules file is parsed, not read from the cache."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10
+        import tomli as tomllib
+    return tomllib
+
+
+def __getattr__(name: str):  # ``from doctor.kb import tomllib`` still works, lazily
+    if name == "tomllib":
+        return _tomllib()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 from packaging.version import InvalidVersion, Version
 
@@ -35,14 +49,55 @@ def rules_dir() -> Path:
     raise KBError(f"rules directory not found next to {here}")
 
 
+def _cache_dir() -> Path | None:
+    """Where parsed rules files are kept between runs; None when caching is off (TRTLLM_DOCTOR_NO_CACHE)."""
+    if os.environ.get("TRTLLM_DOCTOR_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "trtllm-doctor"
+
+
+def _parse_cached(path: Path) -> dict[str, Any]:
+    """``path`` parsed as TOML; the parse is kept as JSON in the user's cache, keyed by the file's path,
+    size and mtime, because a rules file is read on every run and tomllib is ~20x slower than json. A
+    cache that cannot be read or written is ignored (read-only home, full disk, another user's file)."""
+    st = path.stat()
+    cache = _cache_dir()
+    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    entry = None
+    if cache is not None:
+        entry = cache / f"{path.stem}-{binascii.crc32(key.encode()):08x}.json"  # the key itself is checked inside
+        try:
+            with entry.open("rb") as fh:
+                if os.fstat(fh.fileno()).st_size < 4 * st.st_size + 4096:  # never a runaway read
+                    cached = json.loads(fh.read())
+                    if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached.get("data"), dict):
+                        return cached["data"]
+        except (OSError, ValueError):
+            pass
+    with path.open("rb") as fh:
+        data = _tomllib().load(fh)
+    if entry is not None:
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"key": key, "data": data}))
+            os.replace(tmp, entry)
+            for old in entry.parent.glob(f"{path.stem}-*.json"):  # an older parse of this file: gone
+                if old != entry:
+                    old.unlink(missing_ok=True)
+        except (OSError, TypeError, ValueError):  # TypeError: a TOML date, which JSON cannot hold
+            pass
+    return data
+
+
 def load_toml(name: str, directory: Path | None = None) -> dict[str, Any]:
     path = (directory or rules_dir()) / name
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        data = _parse_cached(path)
     except FileNotFoundError:
         raise KBError(f"{path}: rules file missing") from None
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # tomllib.TOMLDecodeError
         raise KBError(f"{path}: not valid TOML: {exc}") from None
     if data.get("schema") != 1:
         raise KBError(f"{path}: key 'schema': expected 1, found {data.get('schema')!r}")
@@ -363,7 +418,7 @@ class KB:
         from doctor.explain.vocab import VocabError, load_vocabularies
 
         try:
-            return load_vocabularies(self.directory / "vocab", set(self.causes), tomllib)
+            return load_vocabularies(self.directory / "vocab", set(self.causes), _tomllib())
         except VocabError as exc:
             raise KBError(f"rules/vocab: {exc}") from None
 

@@ -107,21 +107,15 @@ class Policy:
 # --- discovery and loading ---------------------------------------------------------------
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    from doctor.kb import tomllib
+POLICY_LIMIT = 4 * 2**20
 
-    try:
-        raw = path.read_bytes()
-    except IsADirectoryError:
-        raise UsageError(f"policy {path}: is a directory, expected a TOML file") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read policy {path}: {exc.strerror}") from None
-    try:
-        return tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise UsageError(f"policy {path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"policy {path}: not valid TOML ({exc})") from None
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """A policy or pyproject.toml: a regular file of at most 4 MiB, UTF-8 TOML; every problem one line."""
+    from doctor.inputs import parse_toml, read_text
+
+    text = read_text(path, "a policy", POLICY_LIMIT)
+    return parse_toml(text, "a policy", path)
 
 
 def _pyproject_table(path: Path, data: dict[str, Any]) -> dict[str, Any] | None:
@@ -146,9 +140,11 @@ def find_policy(start: Path | None = None) -> Path | None:
             return candidate
         pyproject = folder / PYPROJECT
         if pyproject.is_file():
+            from doctor.inputs import read_bytes
+
             try:
-                text = pyproject.read_text(encoding="utf-8", errors="replace")
-            except OSError:
+                text = read_bytes(pyproject, "a pyproject.toml", POLICY_LIMIT).decode("utf-8", "replace")
+            except UsageError:
                 continue
             # only a pyproject that mentions our table is parsed (a broken unrelated one is not our business)
             if re.search(r"^\s*\[\s*tool\s*\.\s*[\"']?trtllm-doctor", text, re.M):
@@ -181,7 +177,7 @@ def parse_policy(table: dict[str, Any], where: str, path: Path | None = None) ->
 
     if "fail_on" in table:
         value = table["fail_on"]
-        if value not in FAIL_ON:
+        if not isinstance(value, str) or value not in FAIL_ON:
             raise bad("fail_on", f"expected \"error\" or \"warning\", found {value!r}")
         policy.fail_on = FAIL_ON[value]
 
@@ -195,7 +191,7 @@ def parse_policy(table: dict[str, Any], where: str, path: Path | None = None) ->
         if kind is int:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise bad(f"target.{key}", f"expected a whole number >= 1, found {value!r}")
-        elif not isinstance(value, str) or not value.strip():
+        elif not isinstance(value, str) or not value.strip() or "\x00" in value:
             raise bad(f"target.{key}", f"expected a non-empty string, found {value!r}")
         if key in PATH_TARGETS and path is not None and not Path(value).expanduser().is_absolute():
             value = str(path.parent / value)
@@ -233,7 +229,7 @@ def parse_policy(table: dict[str, Any], where: str, path: Path | None = None) ->
     if not isinstance(severity, dict):
         raise bad("severity", "expected a table of id = \"error\" | \"warning\" | \"info\"")
     for key, value in severity.items():
-        if value not in SEVERITIES:
+        if not isinstance(value, str) or value not in SEVERITIES:
             raise bad(f"severity.{key}", f"expected \"error\", \"warning\" or \"info\", found {value!r}")
         policy.severity[key] = SEVERITIES[value]
 
@@ -296,7 +292,11 @@ def resolve(config: Path | None, start: Path | None = None) -> Policy:
     """The policy in effect: ``config`` when given, else the one found upward, else the defaults."""
     if config is not None:
         path = Path(config).expanduser()
-        if not path.exists():
+        try:
+            exists = path.exists()
+        except (OSError, ValueError):
+            exists = False
+        if not exists:
             raise UsageError(f"policy {config}: no such file")
         return load_policy(path)
     found = find_policy(start)

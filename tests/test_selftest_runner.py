@@ -235,14 +235,17 @@ def test_ctrl_c_kills_the_running_tier_and_removes_temporary_files(tmp_path):
         time.sleep(0.05)
     assert pidfile.exists(), "the tier never started"
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=10) == 130
+    assert proc.wait(timeout=30) == 130  # generous: a loaded CI machine
     assert wait_dead(int(pidfile.read_text()))
     assert not os.path.exists(tmpfile.read_text())
 
 
 def test_cli_ctrl_c_exits_130(tmp_path):
-    """The real command, interrupted while a real tier runs: exit 130, no traceback."""
-    proc = subprocess.Popen([sys.executable, "-m", "doctor", "selftest", "--tier", "nvml,cuda"],
+    """The real command, interrupted while a real tier runs: exit 130, no traceback. The console script, as users
+    run it (under ``python -m`` an interrupt in the first 0.1 s sometimes ends the interpreter by SIGINT itself)."""
+    script = Path(sys.executable).with_name("trtllm-doctor")
+    argv = [str(script)] if script.exists() else [sys.executable, "-m", "doctor"]
+    proc = subprocess.Popen([*argv, "selftest", "--tier", "nvml,cuda"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(None, str(tmp_path)))
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)

@@ -1,4 +1,4 @@
-"""Hand-written metadata for gen_presets.py: names, sources, published counts, notes.
+"""Hand-written metadata for tools/model_presets.py: names, sources, published counts, notes.
 
 Config values are NOT written here (except gemma-3-27b-it, see there): gen_presets.py reads them from
 the fixture file named in `config_file`.

@@ -142,10 +142,12 @@ def _load_llm_options(opts: CheckOptions, target: Target) -> None:
 
     trtllm-serve applies the YAML over its flags (``update_llm_args_with_extra_dict``), so the YAML
     wins; the doctor's own flags (--tp, --max-seq-len...) win over both."""
+    path = opts.extra_llm_api_options
+    if not opts.serve and path is None:
+        return
     from doctor import llmargs
 
     options: dict = {}
-    path = opts.extra_llm_api_options
     if opts.serve:
         model, flags, extra = parse_serve_command(opts.serve)
         if model and not opts.model:

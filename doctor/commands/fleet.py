@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from doctor.errors import UsageError
-from doctor.fleet import COLUMNS, NodeReport, corrupt, merge, parse_document, row_values
+from doctor.fleet import NodeReport, corrupt, merge, parse_document
 from doctor.report import Report, Severity
 
 MAX_BYTES = 64 * 2**20
@@ -43,11 +43,13 @@ def parse_max_age(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2).lower()]
 
 
-def expand_hostlist(text: str) -> list[str]:
-    """Slurm-style host lists: ``gpu[001-004,010],login1`` -> gpu001..gpu004, gpu010, login1."""
-    out: list[str] = []
-    depth, start = 0, 0
-    parts = []
+MAX_NODES = 65536  # a host list that names more nodes than this is a typo (gpu[0-999999999]), not a cluster
+MAX_NODES_FILE = 4 * 2**20
+
+
+def _split_top(text: str) -> list[str]:
+    """Split a host list at the commas outside brackets."""
+    parts, depth, start = [], 0, 0
     for i, ch in enumerate(text):
         if ch == "[":
             depth += 1
@@ -57,25 +59,66 @@ def expand_hostlist(text: str) -> list[str]:
             parts.append(text[start:i])
             start = i + 1
     parts.append(text[start:])
-    for part in (p.strip() for p in parts):
-        if not part:
-            continue
-        m = re.match(r"^([^\[]*)\[([^\]]+)\](.*)$", part)
+    return [p.strip() for p in parts if p.strip()]
+
+
+_BRACKET = re.compile(r"^([^\[\]]*)\[([^\[\]]+)\](.*)$")
+
+
+def _parse_host(part: str) -> list[tuple]:
+    """One host pattern as a list of segments: ("lit", text) or ("range", [(lo, hi, width), ...])."""
+    segments: list[tuple] = []
+    rest = part
+    while rest:
+        m = _BRACKET.match(rest)
         if not m:
-            if "[" in part or "]" in part:
+            if "[" in rest or "]" in rest:
                 raise UsageError(f"--nodes: cannot read host list {part!r}")
-            out.append(part)
-            continue
+            segments.append(("lit", rest))
+            break
         prefix, ranges, rest = m.groups()
+        if prefix:
+            segments.append(("lit", prefix))
+        spans = []
         for r in ranges.split(","):
             r = r.strip()
             lo, _, hi = r.partition("-")
-            if not lo.isdigit() or (hi and not hi.isdigit()):
+            if not lo.isdigit() or (hi and not hi.isdigit()) or len(lo) > 12 or len(hi) > 12:
                 raise UsageError(f"--nodes: cannot read range {r!r} in {part!r}")
-            width = len(lo)
-            for n in range(int(lo), int(hi or lo) + 1):
-                for tail in expand_hostlist(rest) if rest else [""]:
-                    out.append(f"{prefix}{n:0{width}d}{tail}")
+            a, b = int(lo), int(hi or lo)
+            if b < a:
+                raise UsageError(f"--nodes: range {r!r} in {part!r} runs backwards")
+            spans.append((a, b, len(lo)))
+        segments.append(("range", spans))
+    return segments
+
+
+def expand_hostlist(text: str, limit: int = MAX_NODES) -> list[str]:
+    """Slurm-style host lists: ``gpu[001-004,010],login1`` -> gpu001..gpu004, gpu010, login1.
+
+    The number of names is computed before anything is expanded: a list naming more than ``limit``
+    nodes (``gpu[0-999999999]``, ``n[0-999]x[0-999]y[0-99]``) is a usage error, not a hang."""
+    parsed = [_parse_host(part) for part in _split_top(text)]
+    total = 0
+    for segments in parsed:
+        count = 1
+        for kind, value in segments:
+            if kind == "range":
+                count *= sum(b - a + 1 for a, b, _ in value)
+                if count > limit:
+                    break
+        total += count
+        if total > limit:
+            raise UsageError(f"--nodes: the host list names more than {limit:,} nodes; is a range mistyped?")
+    out: list[str] = []
+    for segments in parsed:
+        names = [""]
+        for kind, value in segments:
+            if kind == "lit":
+                names = [n + value for n in names]
+            else:
+                names = [n + f"{i:0{w}d}" for n in names for a, b, w in value for i in range(a, b + 1)]
+        out += names
     return out
 
 
@@ -83,36 +126,38 @@ def expected_nodes(spec: str | None) -> list[str] | None:
     if not spec:
         return None
     if spec.startswith("@"):
-        path = Path(spec[1:])
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"--nodes {spec}: cannot read {path} ({getattr(exc, 'strerror', None) or exc})") from None
-        names = []
+        from doctor.inputs import read_text
+
+        text = read_text(spec[1:], "a --nodes host list", MAX_NODES_FILE)
+        names: list[str] = []
         for line in text.splitlines():
             line = line.split("#", 1)[0].strip()
             if line:
-                names += expand_hostlist(line)
+                names += expand_hostlist(line, MAX_NODES - len(names))
         return names
     return expand_hostlist(spec)
 
 
 def _read_file(path: Path) -> NodeReport:
+    from doctor.inputs import parse_json, read_bytes
+
     source = str(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return corrupt(source, f"cannot read ({exc.strerror})")
-    if len(raw) > MAX_BYTES:
-        return corrupt(source, f"{len(raw)} bytes is too large for a report")
+        raw = read_bytes(path, "a report", MAX_BYTES)
+    except UsageError as exc:
+        msg = str(exc)
+        return corrupt(source, msg[len(source) + 2:] if msg.startswith(source + ": ") else msg)
     try:
-        data = json.loads(raw)
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         return corrupt(source, "binary data, not UTF-8 JSON")
-    except json.JSONDecodeError as exc:
-        return corrupt(source, f"not valid JSON ({exc.msg}, line {exc.lineno}); truncated or corrupt?")
-    except RecursionError:
-        return corrupt(source, "JSON nested too deeply")
+    if "\x00" in text[:65536]:
+        return corrupt(source, "binary data, not UTF-8 JSON")
+    try:
+        data = parse_json(text, "a report", source)
+    except UsageError as exc:
+        msg = str(exc)
+        return corrupt(source, msg[len(source) + 2:] if msg.startswith(source + ": ") else msg)
     return parse_document(data, source)
 
 
@@ -136,24 +181,68 @@ def _documents(text: str) -> list[NodeReport]:
         except RecursionError:
             out.append(corrupt(source, "JSON nested too deeply; the rest of stdin is not read"))
             return out
+        except ValueError as exc:  # a number of 4,300+ digits (CPython's int-string limit)
+            out.append(corrupt(source, f"not usable as a report ({exc}); the rest of stdin is not read"))
+            return out
         out.append(parse_document(data, source))
 
 
+def _printable(text: str) -> str:
+    """A name from stdin or the command line, safe to print (no terminal escapes)."""
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)[:300]
+
+
 def _paths(arg: str) -> list[Path]:
+    import os
+    import stat
+
     path = Path(arg).expanduser()
-    if path.is_dir():
-        found = sorted(p for p in path.glob("*.json") if p.is_file())
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise UsageError(f"{_printable(arg)}: cannot read ({exc.strerror or exc})") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        try:
+            found = sorted(p for p in path.glob("*.json") if p.is_file())
+        except OSError as exc:
+            raise UsageError(f"{_printable(arg)}: cannot list the folder ({exc.strerror or exc})") from None
         if not found:
-            raise UsageError(f"{arg}: folder has no *.json reports")
+            raise UsageError(f"{_printable(arg)}: folder has no *.json reports")
         return found
-    if path.exists():
+    if st is not None:
+        if not stat.S_ISREG(st.st_mode):
+            raise UsageError(f"{_printable(arg)}: not a regular file (a pipe, socket or device), expected a report")
         return [path]
     if any(ch in arg for ch in "*?["):
         found = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
         if not found:
-            raise UsageError(f"{arg}: no reports match")
+            raise UsageError(f"{_printable(arg)}: no reports match")
         return found
-    return [path]  # reported as unreadable: a node whose report is missing
+    raise UsageError(f"{_printable(arg)}: no such file or folder (name the nodes that must report with --nodes)")
+
+
+def read_stdin(stdin: IO[str] | None = None, limit: int = MAX_BYTES) -> str:
+    """stdin as text, at most ``limit`` bytes; a closed stdin is a usage error."""
+    stream = stdin if stdin is not None else sys.stdin
+    if stream is None:
+        raise UsageError("stdin is closed: nothing to read for '-'")
+    try:
+        buf = getattr(stream, "buffer", None)
+        if buf is not None:
+            raw = buf.read(limit + 1)
+            if len(raw) > limit:
+                raise UsageError(f"stdin: more than {limit >> 20} MiB, too large for reports (give a folder instead)")
+            return raw.decode("utf-8-sig")
+        text = stream.read(limit + 1)
+        if len(text) > limit:
+            raise UsageError(f"stdin: more than {limit >> 20} MiB, too large for reports (give a folder instead)")
+        return text
+    except UnicodeDecodeError:
+        raise UsageError("stdin: not UTF-8 text") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read stdin: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def read_reports(args: list[str], stdin: IO[str] | None = None) -> list[NodeReport]:
@@ -162,11 +251,7 @@ def read_reports(args: list[str], stdin: IO[str] | None = None) -> list[NodeRepo
     out: list[NodeReport] = []
     for arg in args:
         if arg == "-":
-            stream = stdin if stdin is not None else sys.stdin
-            try:
-                text = stream.read()
-            except UnicodeDecodeError:
-                raise UsageError("stdin: not UTF-8 text") from None
+            text = read_stdin(stdin)
             if text.lstrip().startswith(("{", "[")):
                 out += _documents(text)
             else:
@@ -199,6 +284,7 @@ def _run_checks(reports: list[NodeReport], trtllm_version: str | None) -> None:
         target = build_target(CheckOptions(trtllm_version=trtllm_version), facts, kb)
         findings, _ = run_checks(Context(facts, target, kb))
         r.findings = [f.to_dict() for f in findings]
+        r.checked = True
 
 
 def run_fleet(opts: FleetOptions, stdin: IO[str] | None = None) -> Report:
@@ -213,35 +299,8 @@ def run_fleet(opts: FleetOptions, stdin: IO[str] | None = None) -> Report:
     return Report("fleet", result.findings, None, [], target, {"fleet": result.to_extra()})
 
 
-def render_human(report: Report, *, verbose: bool = False) -> str:
-    """The node table (every node with -v or up to 40 nodes; else the odd ones) and the findings."""
-    from doctor.render import console
-
-    fleet = report.extra.get("fleet") or {}
-    rows = fleet.get("nodes") or []
-    majority = fleet.get("majority") or {}
-    flagged = set()
-    for f in report.findings:
-        if f.area == "fleet":  # nodes that differ from the others
-            flagged.update(map(str, f.extra.get("nodes") or []))
-    show = rows if verbose or len(rows) <= 40 else [r for r in rows if r.get("status") != "ok" or r.get("node") in flagged]
-    table = [[label for _, label in COLUMNS]] + [row_values(r) for r in show]
-    widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
-    counts = fleet.get("counts") or {}
-    head = f"{len(rows)} node(s): " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-    lines.insert(0, head)
-    if len(show) < len(rows):
-        same = len(rows) - len(show)
-        common = ", ".join(f"{k} {majority[k]}" for k in ("driver", "cuda", "trtllm", "gpu", "gpu_count") if majority.get(k) is not None)
-        lines.append(f"... and {same} more node(s) like the majority ({common}); -v shows every node")
-    body = console.render(report, verbose=verbose)
-    verdict = "Fleet is consistent." if fleet.get("consistent") else "Fleet is NOT consistent."
-    return "\n".join(lines) + "\n\n" + body.rstrip("\n") + "\n" + verdict + "\n"
-
-
 def finish(report: Report, fmt: str, verbose: bool, output: str | None, strict: bool, config: Path | None) -> int:
-    """Like the CLI's finish for other commands, with the node table for the human format."""
+    """Like the CLI's finish for other commands; the consistency verdict follows the policy."""
     from doctor.policy import apply_policy
     from doctor.render import emit
 
@@ -252,15 +311,5 @@ def finish(report: Report, fmt: str, verbose: bool, output: str | None, strict: 
     fleet = report.extra.get("fleet")
     if isinstance(fleet, dict):  # the policy may have relaxed or ignored findings
         fleet["consistent"] = report.exit_code(fail_on) == 0
-    if fmt != "human":
-        emit(report, fmt, verbose=verbose, output=output)
-        return report.exit_code(fail_on)
-    text = render_human(report, verbose=verbose)
-    if output and output != "-":
-        try:
-            Path(output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {output}: {exc.strerror}") from None
-    else:
-        sys.stdout.write(text)
+    emit(report, fmt, verbose=verbose, output=output)
     return report.exit_code(fail_on)

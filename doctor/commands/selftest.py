@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,13 +33,15 @@ class SelftestOptions:
 
 
 def resolve_python(value: str | None) -> str | None:
-    """--python: a path or a command name on PATH; it must be an executable file."""
+    """--python: a path, a command name on PATH, or a venv folder (its bin/python); it must be an executable file."""
     if value is None:
         return None
-    found = shutil.which(value) if os.sep not in value else value
-    if not found or not os.path.isfile(found) or not os.access(found, os.X_OK):
-        raise UsageError(f"--python {value!r}: not an executable interpreter")
-    return found
+    from doctor.probes.packages import resolve_interpreter
+
+    try:
+        return resolve_interpreter(value)
+    except UsageError as exc:
+        raise UsageError(f"{exc}; not an executable interpreter") from None
 
 
 def parse_tiers(values: list[str] | None) -> list[str]:
@@ -136,9 +137,14 @@ class Progress:
     """A live line per tier on stderr (a terminal only): name, elapsed time, then the outcome."""
 
     MARK = {"pass": "✓", "fail": "✗", "skip": "-"}
+    ASCII_MARK = {"pass": "OK", "fail": "XX", "skip": "-"}
 
     def __init__(self, stream: TextIO):
         self.stream = stream
+        from doctor.render import can_encode
+
+        if not can_encode("✓✗", getattr(stream, "encoding", None) or "utf-8"):
+            self.MARK = self.ASCII_MARK
 
     def start(self, spec: Any) -> None:
         self._line(f"  {spec.id} {spec.title} ...")
@@ -147,7 +153,9 @@ class Progress:
         self._line(f"  {spec.id} {spec.title} ... {elapsed:.1f} s")
 
     def done(self, r: Any) -> None:
-        what = r.figure if r.status == "pass" else r.reason
+        from doctor.redact import redact
+
+        what = redact(r.figure if r.status == "pass" else r.reason)
         if len(what) > 110:
             what = what[:107] + "..."
         self._line(f"{self.MARK.get(r.status, '?')} {r.id} {r.title} ({r.elapsed_s:.1f} s): {what}")

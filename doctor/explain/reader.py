@@ -39,6 +39,10 @@ class Input:
         return self.name == "-"
 
 
+FIFO_WAIT_S = 5.0
+_STDIO_NAME = re.compile(r"/dev/(?:stdin|fd/\d+)|/proc/self/fd/\d+")  # how long a named pipe may wait for its writer to appear
+
+
 def check_inputs(names: list[str]) -> list[Input]:
     """Validate every path before reading any: a directory, a missing or unreadable file is a usage error."""
     if names.count("-") > 1:
@@ -50,12 +54,83 @@ def check_inputs(names: list[str]) -> list[Input]:
                 st = os.stat(name)
             except OSError as exc:
                 raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from None
+            except ValueError as exc:  # an embedded NUL in the name
+                raise UsageError(f"cannot read {name!r}: {exc}") from None
             if stat.S_ISDIR(st.st_mode):
                 raise UsageError(f"{name}: is a directory, expected a log file")
+            if stat.S_ISSOCK(st.st_mode):
+                raise UsageError(f"{name}: a socket, expected a log file")
+            if (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)) and not _STDIO_NAME.fullmatch(name):
+                raise UsageError(f"{name}: a device, not a log file (for a stream, pipe it: ... | trtllm-doctor explain -)")
             if not os.access(name, os.R_OK):
                 raise UsageError(f"cannot read {name}: permission denied")
+        elif sys.stdin is None:
+            raise UsageError("stdin is closed: nothing to read for '-'")
         out.append(Input(name))
     return out
+
+
+def _open_fifo(name: str, wait: float = FIFO_WAIT_S) -> BinaryIO:
+    """A pipe given by name. ``/dev/fd/N`` (``<(kubectl logs ...)``) is this process's own descriptor and is
+    read as is; a named pipe (``mkfifo``) is opened without blocking, and if no process writes to it within
+    ``wait`` seconds that is a usage error instead of waiting forever."""
+    import re as _re
+    import select
+    import time
+
+    m = _re.fullmatch(r"/(?:dev|proc/self)/fd/(\d+)", name)
+    if m:
+        try:
+            return io.FileIO(os.dup(int(m.group(1))), "rb", closefd=True)  # type: ignore[return-value]
+        except OSError:
+            pass
+    fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    deadline = time.monotonic() + wait
+    first = b""
+    try:
+        while True:
+            try:
+                first = os.read(fd, 1 << 16)
+            except BlockingIOError:  # a writer is connected and has not written yet
+                break
+            if first:  # data already there
+                break
+            poller = select.poll()
+            poller.register(fd, select.POLLIN | select.POLLHUP)
+            if any(ev & select.POLLHUP for _, ev in poller.poll(0)):  # a writer came and went: the end of the input
+                break
+            if time.monotonic() >= deadline:
+                raise UsageError(f"{name}: a named pipe that nothing wrote to within {wait:g} s (no writer?)")
+            time.sleep(0.05)
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return _Prefixed(first, io.FileIO(fd, "rb", closefd=True))  # type: ignore[return-value]
+
+
+class _Prefixed(io.RawIOBase):
+    """Bytes already read from a pipe, then the pipe."""
+
+    def __init__(self, head: bytes, raw: io.FileIO):
+        self._head, self._raw = head, raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if self._head:
+            n = min(len(b), len(self._head))
+            b[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        return self._raw.readinto(b)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 class _Utf16ToUtf8:
@@ -76,10 +151,15 @@ class _Utf16ToUtf8:
 def open_input(inp: Input) -> BinaryIO:
     """Open for binary reading; gzip (by content, not by name) and UTF-16 (BOM) are unwrapped."""
     if inp.is_stdin:
-        raw: BinaryIO = sys.stdin.buffer
+        if sys.stdin is None:
+            raise UsageError("stdin is closed: nothing to read for '-'")
+        raw: BinaryIO = getattr(sys.stdin, "buffer", None) or sys.stdin  # type: ignore[assignment]
     else:
         try:
-            raw = open(inp.name, "rb")  # noqa: SIM115 - closed by the caller
+            if stat.S_ISFIFO(os.stat(inp.name).st_mode):
+                raw = io.BufferedReader(_open_fifo(inp.name), BLOCK)  # type: ignore[arg-type]
+            else:
+                raw = open(inp.name, "rb")  # noqa: SIM115 - closed by the caller
         except OSError as exc:
             raise UsageError(f"cannot read {inp.name}: {exc.strerror or exc}") from None
     if not hasattr(raw, "peek"):

@@ -44,12 +44,14 @@ def collect(python: str | None = None, workdir: str | None = None, timeout: floa
     from doctor.probes import cuda, gpus, packages, system
 
     if python:
-        packages.run_in(python)  # a bad --python is a usage error, raised here rather than buried in a section
+        # a bad --python is a usage error, raised here rather than buried in a section; it answers within the
+        # probe timeout (--timeout, 5 s), or it is killed with its process group
+        packages.run_in(python, timeout=timeout)
     facts = Facts(tool_version=__version__, created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     jobs: dict[str, Callable[[], Any]] = {
         "platform": system.probe_platform,
-        "python": lambda: system.probe_python(python),
-        "gpus": gpus.probe,
+        "python": lambda: system.probe_python(python, timeout=timeout),
+        "gpus": lambda: gpus.probe(timeout=timeout),
         "cuda": cuda.probe,
         "packages": lambda: packages.probe(python, timeout=timeout),
         "host": lambda: system.probe_host(workdir),
@@ -60,8 +62,14 @@ def collect(python: str | None = None, workdir: str | None = None, timeout: floa
         t = threading.Thread(target=lambda n=name, j=job: results.__setitem__(n, run_bounded(j, timeout)), daemon=True)
         t.start()
         threads.append(t)
+    deadline = time.monotonic() + timeout + 1
     for t in threads:
-        t.join(timeout + 1)
+        t.join(max(0.0, deadline - time.monotonic()))
+    # A probe that overran is abandoned; the tools it started (a hung nvidia-smi) are killed with their process
+    # groups now rather than left behind.
+    from doctor.probes.proc import kill_all
+
+    kill_all()
 
     for name in jobs:
         result, error, ms = results.get(name, (None, f"timed out after {timeout:g} s", timeout * 1000))
@@ -78,7 +86,11 @@ def collect(python: str | None = None, workdir: str | None = None, timeout: floa
         else:
             section.error = error
     facts.env = system.allowed_env()
-    # The CUDA section needs the package list (wheel runtimes come from package names).
-    if facts.packages.installed:
-        facts.cuda.wheel_runtimes.update(cuda.wheel_runtimes(facts.packages.installed))
+    # The CUDA section needs the package list (wheel runtimes come from package names); cuda-python is the one of
+    # the interpreter checked (--python's, not the doctor's own copy that it imports for cuDriverGetVersion).
+    if facts.packages.error is None and facts.packages.python:
+        installed = facts.packages.installed
+        facts.cuda.wheel_runtimes.update(cuda.wheel_runtimes(installed))
+        # (driver_api_version stays: it is the driver answering cuDriverGetVersion, whoever's bindings asked)
+        facts.cuda.cuda_python = next((installed[n] for n in ("cuda-bindings", "cuda-python") if n in installed), None)
     return facts

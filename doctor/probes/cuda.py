@@ -42,26 +42,33 @@ def wheel_runtimes(installed: dict[str, str]) -> dict[str, str]:
     return out
 
 
+NVCC_TIMEOUT = 3.0
+
+
 def toolkit_version() -> str | None:
     home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH") or "/usr/local/cuda"
-    vj = Path(home, "version.json")
-    try:
-        return json.loads(vj.read_text())["cuda"]["version"]
-    except (OSError, ValueError, KeyError, TypeError):
+    from doctor.errors import UsageError
+    from doctor.inputs import read_text
+
+    try:  # bounded, regular files only: a FIFO or /dev/zero under CUDA_HOME must not hang the probe
+        version = json.loads(read_text(Path(home, "version.json"), "version.json", 1 << 20))["cuda"]["version"]
+        if isinstance(version, str) and re.fullmatch(r"\d+\.\d+(?:\.\d+)*", version):
+            return version
+    except (UsageError, ValueError, KeyError, TypeError, RecursionError):
         pass
     try:
-        m = re.search(r"CUDA Version (\d+\.\d+(?:\.\d+)?)", Path(home, "version.txt").read_text())
+        m = re.search(r"CUDA Version (\d+\.\d+(?:\.\d+)?)", read_text(Path(home, "version.txt"), "version.txt", 1 << 20))
         if m:
             return m.group(1)
-    except OSError:
+    except UsageError:
         pass
     nvcc = shutil.which("nvcc") or (str(Path(home, "bin/nvcc")) if Path(home, "bin/nvcc").exists() else None)
     if nvcc:
-        import subprocess
+        from doctor.probes.proc import run
 
         try:
-            out = subprocess.run([nvcc, "--version"], capture_output=True, text=True, timeout=3, stdin=subprocess.DEVNULL).stdout
-        except (subprocess.TimeoutExpired, OSError):
+            out = run([nvcc, "--version"], timeout=NVCC_TIMEOUT, limit=1 << 20).stdout
+        except OSError:
             return None
         m = re.search(r"release (\d+\.\d+)", out)
         return m.group(1) if m else None

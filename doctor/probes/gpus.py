@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Callable
 from typing import Any
 
 from doctor.facts import DriverFacts, GPUFacts, GPUsFacts
 
 SMI_TIMEOUT = 4.0
+SMI_LIMIT = 4 << 20  # nvidia-smi's answer for 64 GPUs is a few kB
 SMI_FIELDS = (
     "index,name,uuid,pci.bus_id,driver_version,compute_cap,memory.total,memory.used,memory.free,"
     "mig.mode.current,ecc.mode.current,persistence_mode,compute_mode,pcie.link.gen.current,pcie.link.width.current,power.limit"
@@ -171,22 +171,28 @@ def parse_smi_banner(text: str) -> str | None:
     return m.group(1) if m else None
 
 
-def probe_smi() -> tuple[DriverFacts, GPUsFacts]:
+def probe_smi(timeout: float | None = None) -> tuple[DriverFacts, GPUsFacts]:
+    """nvidia-smi's query and banner, each bounded in time (and killed with its process group) and in output."""
+    from doctor.probes.proc import run
+
     smi = shutil.which("nvidia-smi")
     if not smi:
         raise FileNotFoundError("nvidia-smi not found")
-    try:
-        query = subprocess.run([smi, f"--query-gpu={SMI_FIELDS}", "--format=csv,noheader"], capture_output=True,
-                               text=True, timeout=SMI_TIMEOUT, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise TimeoutError(f"nvidia-smi did not answer within {SMI_TIMEOUT:g} s") from None
+    limit = SMI_TIMEOUT if timeout is None else min(SMI_TIMEOUT, timeout)
+    query = run([smi, f"--query-gpu={SMI_FIELDS}", "--format=csv,noheader"], timeout=limit, limit=SMI_LIMIT)
+    if query.timed_out:
+        raise TimeoutError(f"nvidia-smi did not answer within {limit:g} s")
+    if query.truncated:
+        raise RuntimeError(f"nvidia-smi printed more than {SMI_LIMIT >> 20} MiB; not the real nvidia-smi?")
     if query.returncode != 0:
-        raise RuntimeError(f"nvidia-smi failed: {(query.stdout + query.stderr).strip().splitlines()[-1:] or ['exit ' + str(query.returncode)]}")
+        last = (query.stdout + query.stderr).strip().splitlines()[-1:] or [f"exit {query.returncode}"]
+        raise RuntimeError(f"nvidia-smi failed: {last[0][:200]}")
     driver, gpus = parse_smi_csv(query.stdout)
     try:
-        banner = subprocess.run([smi], capture_output=True, text=True, timeout=SMI_TIMEOUT, stdin=subprocess.DEVNULL).stdout
-        driver.cuda_version = parse_smi_banner(banner)
-    except (subprocess.TimeoutExpired, OSError):
+        banner = run([smi], timeout=limit, limit=SMI_LIMIT)
+        if not banner.timed_out:
+            driver.cuda_version = parse_smi_banner(banner.stdout)
+    except OSError:
         pass
     gpus.cuda_visible_devices, gpus.nvidia_visible_devices = _visible_env()
     return driver, gpus
@@ -197,9 +203,9 @@ def parse_proc_version(text: str) -> str | None:
     return m.group(1) if m else None
 
 
-def probe() -> tuple[DriverFacts, GPUsFacts]:
+def probe(timeout: float | None = None) -> tuple[DriverFacts, GPUsFacts]:
     errors = []
-    for name, func in (("NVML", probe_nvml), ("nvidia-smi", probe_smi)):
+    for name, func in (("NVML", probe_nvml), ("nvidia-smi", lambda: probe_smi(timeout))):
         try:
             return func()
         except Exception as exc:  # noqa: BLE001 - fall through to the next source
@@ -207,7 +213,7 @@ def probe() -> tuple[DriverFacts, GPUsFacts]:
     cvd, nvd = _visible_env()
     try:
         with open("/proc/driver/nvidia/version", encoding="utf-8", errors="replace") as fh:
-            version = parse_proc_version(fh.read())
+            version = parse_proc_version(fh.read(65536))
     except OSError:
         version = None
     reason = "; ".join(errors)

@@ -66,6 +66,69 @@ def _read_metadata(path: str) -> dict[str, str]:
     return {}
 
 
+def _header_requires(meta_dir: str) -> list[str]:
+    """Requires-Dist lines of a METADATA header, read line by line (the long description is never read)."""
+    out: list[str] = []
+    for name in ("METADATA", "PKG-INFO"):
+        try:
+            with open(os.path.join(meta_dir, name), encoding="utf-8", errors="replace") as fh:
+                for n, line in enumerate(fh):
+                    if not line.strip() or n > 2000:
+                        break
+                    if line.startswith("Requires-Dist:"):
+                        out.append(line.split(":", 1)[1].strip())
+        except OSError:
+            continue
+        return out
+    return out
+
+
+TOOL = "trtllm-doctor"
+# What the doctor installs for its own probes (NVML, cuDriverGetVersion). Present only because of it, they are not
+# the user's environment: reporting them would make the doctor diagnose its own dependencies (a cuda-python 13
+# pulled into a CUDA 12 venv, say). One is the user's when it was asked for (REQUESTED) or another
+# distribution (tensorrt-llm, numba-cuda, ...) requires it.
+PROBE_PACKAGES = ("cuda-python", "cuda-bindings", "cuda-pathfinder", "cuda-core", "nvidia-ml-py")
+
+
+_EXTRA = re.compile(r"extra\s*==")
+
+
+def _req_name(line: str) -> str:
+    m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+    return normalize(m.group(1)) if m else ""
+
+
+def tool_only(installed: dict[str, str], where: dict[str, str]) -> list[str]:
+    """The probe packages present only because trtllm-doctor is installed in this environment."""
+    if TOOL not in installed:
+        return []
+    candidates = {n for n in PROBE_PACKAGES if n in installed and n in where
+                  and not os.path.exists(os.path.join(where[n], "REQUESTED"))}
+    if not candidates:
+        return []
+    needed: set[str] = set()
+    for name, meta in where.items():
+        if name == TOOL or name in candidates:
+            continue
+        for line in _header_requires(meta):
+            if _EXTRA.search(line):  # only with an extra the user may not have asked for
+                continue
+            dep = _req_name(line)
+            if dep in candidates:
+                needed.add(dep)
+    changed = True
+    while changed:  # a kept probe package keeps what it needs (cuda-python -> cuda-bindings -> cuda-pathfinder)
+        changed = False
+        for name in list(needed):
+            for line in _header_requires(where[name]):
+                dep = _req_name(line)
+                if dep in candidates and dep not in needed and not _EXTRA.search(line):
+                    needed.add(dep)
+                    changed = True
+    return sorted(candidates - needed)
+
+
 def requires_of(meta_dir: str | None) -> list[str]:
     """The Requires-Dist lines of one distribution's METADATA (read as text, never imported)."""
     if not meta_dir:
@@ -99,6 +162,7 @@ def marker_env() -> dict[str, str]:
 def raw() -> dict:
     installed, broken, where = scan(sys.path)
     return {
+        "tool_only": tool_only(installed, where),
         "python": {
             "version": platform.python_version(),
             "implementation": platform.python_implementation(),
@@ -114,6 +178,7 @@ def raw() -> dict:
 
 if __name__ == "__main__":  # running inside another interpreter for --python
     json.dump(raw(), sys.stdout)
+    sys.stdout.flush()
     sys.exit(0)
 
 
@@ -125,36 +190,78 @@ from doctor.errors import UsageError  # noqa: E402
 from doctor.facts import PackagesFacts, Requirement  # noqa: E402
 
 
-def run_in(python: str, part: str | None = None, timeout: float = 20.0) -> dict:
+OUTPUT_LIMIT = 32 << 20  # the package list of a very large environment is a few hundred kB
+# Run under the other interpreter with -E -s (no PYTHON* variables, no user site) and without the working
+# directory on sys.path, like -I, but in a form Python 2 and old 3.x can read and answer: they only say
+# their version, and the doctor says it needs 3.7 or newer.
+_BOOTSTRAP = (
+    "import sys\n"
+    "if sys.version_info < (3, 7):\n"
+    "    sys.stdout.write('@@trtllm-doctor-old-python@@ %d.%d.%d\\n' % tuple(sys.version_info[:3]))\n"
+    "    sys.exit(0)\n"
+    "sys.path = [p for p in sys.path if p]\n"
+    "sys.argv = [{path!r}]\n"
+    "import runpy\n"
+    "runpy.run_path({path!r}, run_name='__main__')\n"
+)
+
+
+def resolve_interpreter(python: str, flag: str = "--python") -> str:
+    """``--python`` as an executable: a path, a command on PATH, or a venv (or conda) folder's bin/python."""
+    import shutil
+
+    given = os.path.expanduser(python)
+    if os.path.isdir(given):
+        for rel in ("bin/python3", "bin/python", "Scripts/python.exe", "python.exe"):
+            cand = os.path.join(given, rel)
+            if os.path.isfile(cand):
+                return cand
+        raise UsageError(f"{flag} {python}: a folder without bin/python (give an interpreter, or a venv folder)")
+    exe = given if os.sep in given else (shutil.which(given) or given)
+    if not os.path.exists(exe):
+        raise UsageError(f"{flag} {python}: no such interpreter")
+    if not os.path.isfile(exe) or not os.access(exe, os.X_OK):
+        raise UsageError(f"{flag} {python}: not an executable file")
+    return os.path.abspath(exe)
+
+
+def run_in(python: str, part: str | None = None, timeout: float = 5.0) -> dict:
     """Run this file's stdlib half under another interpreter and return its JSON (once per interpreter)."""
     data = _run_in(python, timeout)
     return data[part] if part else data
 
 
+def _condense(text: str, limit: int = 400) -> str:
+    one = " ".join(text.split())
+    return one if len(one) <= limit else one[: limit - 3] + "..."
+
+
 @functools.lru_cache(maxsize=4)
 def _run_in(python: str, timeout: float) -> dict:
-    import shutil
-    import subprocess
+    from doctor.probes.proc import run
 
-    exe = shutil.which(python) or python
-    if not os.path.exists(exe):
-        raise UsageError(f"--python {python}: no such interpreter")
+    exe = resolve_interpreter(python)
     try:
-        proc = subprocess.run(
-            [exe, "-I", __file__],
-            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
-        raise UsageError(f"--python {python}: the interpreter did not answer within {timeout:g} s") from None
+        proc = run([exe, "-E", "-s", "-c", _BOOTSTRAP.format(path=__file__)], timeout=timeout, limit=OUTPUT_LIMIT)
     except OSError as exc:
-        raise UsageError(f"--python {python}: cannot run it ({exc.strerror})") from None
+        raise UsageError(f"--python {python}: cannot run it ({exc.strerror or exc})") from None
+    if proc.timed_out:
+        raise UsageError(f"--python {python}: the interpreter did not answer within {timeout:g} s (--timeout)")
+    if proc.truncated:
+        raise UsageError(f"--python {python}: more than {OUTPUT_LIMIT >> 20} MiB of output; not a Python interpreter?")
+    old = re.search(r"@@trtllm-doctor-old-python@@ (\d+\.\d+\.\d+)", proc.stdout)
+    if old:
+        raise UsageError(f"--python {python}: Python {old.group(1)}; the doctor's probe needs Python 3.7 or newer "
+                         "(TensorRT-LLM itself needs 3.10+)")
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise UsageError(f"--python {python}: the probe failed there ({last})")
+        why = _condense(proc.stderr) or _condense(proc.stdout) or f"exit code {proc.returncode}"
+        raise UsageError(f"--python {python}: the probe failed there ({why})")
     try:
         data = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        raise UsageError(f"--python {python}: unexpected output from the probe") from None
+    except ValueError:
+        raise UsageError(f"--python {python}: unexpected output from the probe ({_condense(proc.stdout, 120)!r})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("python"), dict) or not isinstance(data.get("installed"), dict):
+        raise UsageError(f"--python {python}: unexpected output from the probe")
     return data
 
 
@@ -191,7 +298,9 @@ def evaluate(requires: list[str], installed: dict[str, str], env: dict[str, str]
 
 
 def probe(python: str | None = None, timeout: float = 5.0) -> PackagesFacts:
-    data = run_in(python, timeout=max(timeout, 20.0)) if python else raw()
-    facts = PackagesFacts(python=data["python"]["executable"], installed=data["installed"], broken=data["broken"])
-    facts.trtllm_requires = evaluate(data["requires"], data["installed"], data["marker_env"])
+    data = run_in(python, timeout=timeout) if python else raw()
+    tool = set(data.get("tool_only") or [])
+    installed = {k: v for k, v in data["installed"].items() if k not in tool}
+    facts = PackagesFacts(python=data["python"]["executable"], installed=installed, broken=data["broken"])
+    facts.trtllm_requires = evaluate(data["requires"], installed, data["marker_env"])
     return facts

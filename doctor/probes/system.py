@@ -32,11 +32,23 @@ def allowed_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     return out
 
 
-def _read(path: str) -> str | None:
+def _read(path: str, limit: int = 1 << 20) -> str | None:
+    """A small system file (/proc, /sys, /etc): regular files only, never blocking, at most ``limit`` bytes."""
+    import stat
+
     try:
-        return Path(path).read_text(encoding="utf-8", errors="replace")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, ValueError):
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = os.read(fd, limit)
     except OSError:
         return None
+    finally:
+        os.close(fd)
+    return data.decode("utf-8", "replace")
 
 
 def parse_os_release(text: str) -> dict[str, str]:
@@ -81,11 +93,11 @@ def probe_platform() -> PlatformFacts:
     return facts
 
 
-def probe_python(python: str | None = None) -> PythonFacts:
+def probe_python(python: str | None = None, timeout: float = 5.0) -> PythonFacts:
     if python:
         from doctor.probes.packages import run_in
 
-        data = run_in(python, "python")
+        data = run_in(python, "python", timeout=timeout)
         return PythonFacts(version=data["version"], implementation=data["implementation"],
                            executable=data["executable"], venv=data["venv"])
     return PythonFacts(
@@ -130,14 +142,23 @@ def memlock_limit() -> int | None:
 
 
 def disk(path: str, purpose: str) -> DiskFacts:
+    """Free disk at ``path``; a folder that does not exist (yet) is measured at its nearest existing parent,
+    and the path says so ("/data/engines (does not exist; measured at /data)")."""
     p = Path(path).expanduser()
-    while not p.exists() and p != p.parent:  # a workdir that does not exist yet: measure its parent
-        p = p.parent
     try:
+        while not p.exists() and p != p.parent:  # a workdir that does not exist yet: measure its parent
+            p = p.parent
         usage = shutil.disk_usage(p)
-    except OSError:
+    except (OSError, ValueError):
         return DiskFacts(path=str(path), purpose=purpose)
-    return DiskFacts(path=str(path), purpose=purpose, free_bytes=usage.free, total_bytes=usage.total)
+    shown = str(path)
+    if p != Path(path).expanduser():
+        shown = f"{path} (does not exist; measured at {p})"
+    return DiskFacts(path=shown, purpose=purpose, free_bytes=usage.free, total_bytes=usage.total)
+
+
+LDCONFIG_TIMEOUT = 3.0
+LDCONFIG_LIMIT = 16 << 20  # `ldconfig -p` of a large system is about 1 MB
 
 
 def find_shared_library(prefix: str) -> str | None:
@@ -146,14 +167,14 @@ def find_shared_library(prefix: str) -> str | None:
     ctypes.util.find_library would do, but it falls back to running gcc when the library is absent,
     which costs a tenth of a second exactly on the machines that lack it.
     """
-    import subprocess
+    from doctor.probes.proc import run
 
     ldconfig = shutil.which("ldconfig") or ("/sbin/ldconfig" if os.path.exists("/sbin/ldconfig") else None)
     if not ldconfig:
         return None
     try:
-        out = subprocess.run([ldconfig, "-p"], capture_output=True, text=True, timeout=3, stdin=subprocess.DEVNULL).stdout
-    except (subprocess.TimeoutExpired, OSError):
+        out = run([ldconfig, "-p"], timeout=LDCONFIG_TIMEOUT, limit=LDCONFIG_LIMIT).stdout
+    except OSError:
         return None
     for line in out.splitlines():
         name = line.strip().split(" ", 1)[0]

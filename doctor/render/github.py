@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from doctor.report import Finding, Report, Severity
-from doctor.render.markdown import redact
+from doctor.redact import redact
 
 COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -81,7 +81,10 @@ def render(report: Report, *, verbose: bool = False) -> str:
         lines.append("::endgroup::")
     lines += [annotation(f) for f in report.findings]
     s = report.summary()
-    lines.append(f"trtllm-doctor {report.command}: {s['error']} error(s), {s['warning']} warning(s), {s['info']} note(s)")
+    from doctor.render.console import plural
+
+    lines.append(f"trtllm-doctor {report.command}: {plural(s['error'], 'error')}, {plural(s['warning'], 'warning')}, "
+                 f"{plural(s['info'], 'note')}")
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_path:
         try:

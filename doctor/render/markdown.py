@@ -1,62 +1,15 @@
 """Markdown: facts and findings, ready to paste into a bug report or a CI step summary.
 
-Anything secret-looking is redacted from the whole text: known token shapes (Hugging Face
-``hf_...``, GitHub, NGC/NVIDIA API keys, AWS key ids, OpenAI-style ``sk-``, bearer tokens),
-credentials in URLs, ``NAME=value`` where NAME says TOKEN/KEY/SECRET/PASSWORD, and the
-values of such variables in this process's environment wherever they appear.
+Secrets are redacted by :mod:`doctor.redact` (the one redaction function every format uses);
+:func:`redact` is re-exported here for older imports.
 """
 
 from __future__ import annotations
 
-import os
-import re
 from typing import Any
 
+from doctor.redact import REDACTED, redact  # noqa: F401 - re-exported
 from doctor.report import Finding, Report, Severity
-
-REDACTED = "<redacted>"
-_SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.I)
-_PATTERNS = [
-    re.compile(r"\bhf_[A-Za-z0-9]{20,}\b"),  # Hugging Face
-    re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}\b"),  # GitHub
-    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{30,}\b"),
-    re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}\b"),  # GitLab
-    re.compile(r"\bnvapi-[A-Za-z0-9_\-]{20,}\b"),  # NVIDIA API catalogue / NGC
-    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key id
-    re.compile(r"\bsk-[A-Za-z0-9_\-]{20,}\b"),  # OpenAI-style keys
-    re.compile(r"\bxox[abpr]-[A-Za-z0-9\-]{10,}\b"),  # Slack
-    re.compile(r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\b"),  # JWT
-]
-_BEARER = re.compile(r"(?i)\b(bearer|authorization:\s*(?:basic|token)?)\s+[A-Za-z0-9._~+/=\-]{8,}")
-_URL_CRED = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^/\s:@]+):([^/\s@]+)@")
-_ASSIGN = [
-    # SOME_TOKEN=..., AWS_SECRET_ACCESS_KEY: ... (an upper-case name ending in the secret word)
-    re.compile(r"\b([A-Z][A-Z0-9_]*(?:TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIALS?))(\s*[=:]\s*)(['\"]?)([^\s'\",;]{4,})"),
-    # token=..., password: ..., api_key=...
-    re.compile(r"(?i)\b(token|api[_-]?key|secret|password|passwd|access[_-]?key)(\s*[=:]\s*)(['\"]?)([^\s'\",;]{4,})"),
-    # --token X, --hf_token X, --password X
-    re.compile(r"(?i)(--(?:hf[_-])?token|--api[_-]key|--password)(\s+|=)(['\"]?)([^\s'\"]{4,})"),
-]
-
-
-def _env_secrets(environ: dict[str, str] | None = None) -> list[str]:
-    env = os.environ if environ is None else environ
-    values = {v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 8 and not v.startswith("<")}
-    return sorted(values, key=len, reverse=True)
-
-
-def redact(text: str, environ: dict[str, str] | None = None) -> str:
-    """Replace secret-looking substrings with ``<redacted>``."""
-    for value in _env_secrets(environ):
-        text = text.replace(value, REDACTED)
-    for pattern in _PATTERNS:
-        text = pattern.sub(REDACTED, text)
-    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    text = _URL_CRED.sub(lambda m: f"{m.group(1)}{m.group(2)}:{REDACTED}@", text)
-    for pattern in _ASSIGN:
-        text = pattern.sub(lambda m: m.group(0) if m.group(4).startswith("<")
-                           else f"{m.group(1)}{m.group(2)}{m.group(3)}{REDACTED}", text)
-    return text
 
 
 MARK = {Severity.ERROR: "❌", Severity.WARNING: "⚠️", Severity.INFO: "ℹ️"}
@@ -185,17 +138,23 @@ def render(report: Report, *, verbose: bool = False, heading: int = 1) -> str:
 
     s = report.summary()
     title = f"{'#' * heading} trtllm-doctor {report.command}"
-    counts = f"{s['error']} error(s), {s['warning']} warning(s), {s['info']} note(s)" if report.findings else "no problems found"
+    from doctor.render.console import plural
+
+    counts = (f"{plural(s['error'], 'error')}, {plural(s['warning'], 'warning')}, {plural(s['info'], 'note')}"
+              if report.findings else "no problems found")
     out = [title, ""]
     line = f"trtllm-doctor {__version__} · {counts}"
     if report.checks:
-        line += f" · {s['checks_passed']} checks passed, {s['checks_failed']} failed, {s['checks_skipped']} skipped"
+        line += f" · {plural(s['checks_passed'], 'check')} passed, {s['checks_failed']} failed, {s['checks_skipped']} skipped"
     out += [line, ""]
     t = report.target or {}
     if t:
         shown = {k: v for k, v in t.items() if v not in (None, "", [], {})}
         if shown:
             out += ["**Target:** " + ", ".join(f"{k} {_inline(str(v))}" for k, v in shown.items()), ""]
+    policy = report.extra.get("policy") if isinstance(report.extra, dict) else None
+    if isinstance(policy, dict) and policy.get("file"):
+        out += [f"**Policy:** {_inline(str(policy['file']))}" + (f" (fails on {policy['fail_on']})" if policy.get("fail_on") else ""), ""]
     out += _facts_table(report)
     out += _plan_section(report)
     out += _fleet_table(report)

@@ -154,48 +154,94 @@ def from_result(spec: TierSpec, data: dict[str, Any]) -> TierResult:
     )
 
 
+class _Capped:
+    """A tier's output kept bounded: the first ``head`` bytes and the last ``tail`` bytes (a tier that prints
+    without end cannot fill the doctor's memory; the result line and the error are at the end)."""
+
+    def __init__(self, head: int = 64 << 10, tail: int = 2 << 20):
+        self.head_limit, self.tail_limit = head, tail
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+
+    def add(self, chunk: bytes) -> None:
+        room = self.head_limit - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail += chunk
+            extra = len(self.tail) - self.tail_limit
+            if extra > 0:
+                del self.tail[:extra]
+                self.dropped += extra
+
+    def text(self) -> str:
+        gap = f"\n[... {self.dropped} bytes not kept ...]\n".encode() if self.dropped else b""
+        return (bytes(self.head) + gap + bytes(self.tail)).decode("utf-8", "replace")
+
+
+def _read_available(sel, bufs: dict[int, _Capped], wait: float) -> int:
+    """Read what the tier has written within ``wait`` seconds; return how many of its pipes are still open."""
+    import selectors  # noqa: F401 - the selector comes in
+
+    for key, _ in sel.select(wait):
+        try:
+            chunk = os.read(key.fd, 1 << 16)
+        except BlockingIOError:
+            continue
+        except OSError:
+            chunk = b""
+        if chunk:
+            bufs[key.fd].add(chunk)
+        else:
+            sel.unregister(key.fileobj)
+    return len(sel.get_map())
+
+
 def run_tier(spec: TierSpec, *, timeout: float | None = None, env: dict[str, str] | None = None,
              on_tick: Callable[[float], None] | None = None, python: str | None = None) -> TierResult:
-    """Run one tier to its end, its crash or its timeout; never raises (but re-raises Ctrl-C)."""
+    """Run one tier to its end, its crash or its timeout; never raises (but re-raises Ctrl-C and SIGTERM,
+    after killing the tier's process group)."""
+    import selectors
+
     limit = spec.timeout if timeout is None else timeout
     argv = list(spec.argv) if spec.argv else [python or sys.executable, "-m", spec.module]
     start = time.perf_counter()
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env, start_new_session=True, text=True, errors="replace")
+                                env=env, start_new_session=True)
     except OSError as exc:
         return TierResult(spec.id, spec.number, spec.symbol, spec.title, "fail", reason=f"could not start the tier: {exc}",
                           cause="unknown-failure", evidence=f"{' '.join(argv)}: {exc.strerror or exc}", exit="not started")
-    out_parts: list[str] = []
-    err_parts: list[str] = []
+    out, err = _Capped(head=16 << 10), _Capped()
+    bufs = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+    sel = selectors.DefaultSelector()
+    for stream in (proc.stdout, proc.stderr):
+        os.set_blocking(stream.fileno(), False)
+        sel.register(stream, selectors.EVENT_READ)
     timed_out = False
     exited_at: float | None = None
     try:
         while True:
-            try:
-                out, err = proc.communicate(timeout=TICK_S)
-                out_parts.append(out or "")
-                err_parts.append(err or "")
+            open_pipes = _read_available(sel, bufs, TICK_S)
+            now = time.perf_counter()
+            if open_pipes == 0 and proc.poll() is not None:
                 break
-            except subprocess.TimeoutExpired:
-                now = time.perf_counter()
-                if on_tick is not None:
-                    on_tick(now - start)
-                if proc.poll() is not None:  # leader gone, a descendant still holds the pipes
-                    exited_at = exited_at or now
-                    if now - exited_at > KILL_GRACE_S:
-                        _kill_group(proc, grace=0.5)
-                if now - start > limit:
-                    timed_out = True
-                    _kill_group(proc)
-                    try:
-                        out, err = proc.communicate(timeout=5)
-                        out_parts.append(out or "")
-                        err_parts.append(err or "")
-                    except subprocess.TimeoutExpired:
-                        pass
+            if on_tick is not None:
+                on_tick(now - start)
+            if proc.poll() is not None:  # leader gone, a descendant still holds the pipes
+                exited_at = exited_at or now
+                if now - exited_at > KILL_GRACE_S:
+                    _kill_group(proc, grace=0.5)
+                    _drain(sel, bufs)
                     break
-    except KeyboardInterrupt:
+            if now - start > limit:
+                timed_out = True
+                _kill_group(proc)
+                _drain(sel, bufs)
+                break
+    except KeyboardInterrupt:  # Ctrl-C, and SIGTERM (errors.Terminated): the tier goes with us
         _kill_group(proc, grace=1.0)
         raise
     finally:
@@ -205,10 +251,22 @@ def run_tier(spec: TierSpec, *, timeout: float | None = None, env: dict[str, str
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        sel.close()
+        for stream in (proc.stdout, proc.stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
     elapsed = time.perf_counter() - start
-    stdout, stderr = "".join(out_parts), "".join(err_parts)
     rc = proc.returncode
-    return judge(spec, stdout, stderr, rc, timed_out, limit, elapsed)
+    return judge(spec, out.text(), err.text(), rc, timed_out, limit, elapsed)
+
+
+def _drain(sel, bufs: dict[int, _Capped], seconds: float = 2.0) -> None:
+    """What the killed group had written before it died."""
+    end = time.perf_counter() + seconds
+    while sel.get_map() and time.perf_counter() < end:
+        _read_available(sel, bufs, 0.1)
 
 
 def judge(spec: TierSpec, stdout: str, stderr: str, rc: int | None, timed_out: bool, limit: float, elapsed: float) -> TierResult:
