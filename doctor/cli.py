@@ -345,6 +345,7 @@ def _say(message: str) -> None:
         pass
 
 
+_previous_handlers: dict = {}  # signal number -> the handler before main() (restored when it ends)
 _signalled: list[str] = []  # "INT" / "TERM": what ended the run (typer turns KeyboardInterrupt into exit 130 silently)
 
 
@@ -362,6 +363,10 @@ def _install_signals() -> None:
     import signal
 
     try:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(signum)
+            if previous is not None:
+                _previous_handlers.setdefault(signum, previous)
         signal.signal(signal.SIGTERM, _on_sigterm)
         # Ctrl-C, also when an "ignore" was inherited (a harness started with `cmd &`)
         signal.signal(signal.SIGINT, _on_sigint)
@@ -369,14 +374,15 @@ def _install_signals() -> None:
         pass
 
 
-def _quiet_signals() -> None:
+def _restore_signals() -> None:
     import signal
 
-    try:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except (ValueError, OSError, AttributeError):
-        pass
+    for signum, handler in _previous_handlers.items():
+        try:
+            signal.signal(signum, handler)
+        except (ValueError, OSError, TypeError):
+            pass
+    _previous_handlers.clear()
 
 
 def _silence_stdout() -> None:
@@ -449,7 +455,7 @@ def main() -> None:
         code = errors.INTERNAL
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a raw traceback
         code = _other(exc)
-    _quiet_signals()  # a signal after the outcome is known must not turn it into a death by signal
+    _restore_signals()  # in-process callers (tests, embedding) get their handlers back
     sys.exit(code if isinstance(code, int) else errors.OK)
 
 

@@ -12,7 +12,7 @@ import binascii
 import json
 import os
 import sys
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
@@ -242,6 +242,7 @@ class GPU:
     nvlink: bool = False
     datacenter: bool = False
     unified_memory: bool = False  # GB10, Jetson: GPU memory is the host's
+    aliases: list[str] = field(default_factory=list)  # what people type for it (`--gpu H100`: the 80 GB SXM part)
     note: str = ""
 
     @property

@@ -364,6 +364,11 @@ def _installed(facts: dict[str, Any], component: str) -> tuple[str | None, bool]
         return None, False
 
 
+# a component the policy sets a minimum for -> the cause of the finding that says it is absent
+_ABSENT_CAUSE = {"tensorrt-llm": "trtllm-not-installed", "NVIDIA driver": "driver-missing",
+                 "CUDA supported by the driver": "driver-missing"}
+
+
 def minimum_findings(facts: dict[str, Any] | None, policy: Policy) -> list[Finding]:
     from packaging.version import InvalidVersion, Version
 
@@ -396,7 +401,15 @@ def minimum_findings(facts: dict[str, Any] | None, policy: Policy) -> list[Findi
 def apply(report: Report, policy: Policy, today: _dt.date | None = None) -> Severity:
     """Apply ``policy`` to ``report`` in place; return the severity at which the run fails."""
     today = today or _dt.date.today()
-    report.findings.extend(minimum_findings(report.facts, policy))
+    for f in minimum_findings(report.facts, policy):
+        absent = _ABSENT_CAUSE.get(f.params.get("component", "")) if f.params.get("found") is None else None
+        root = next((g for g in report.findings if absent and g.category == absent), None)
+        if root is None:
+            report.findings.append(f)
+        else:  # "not installed" is already the root cause the report names; the minimum sits under it
+            root.extra.setdefault("consequences", []).append(
+                {"id": f.id, "symbol": f.symbol, "category": f.category, "title": f.title, "severity": f.severity.value,
+                 "evidence": f.evidence, "why": "what is not installed meets no minimum", "line": None, "params": f.params})
 
     for f in report.findings:
         for key, sev in policy.severity.items():

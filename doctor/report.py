@@ -48,7 +48,10 @@ def render_template(template: str, params: dict[str, Any]) -> str:
     text, prev = template, None
     while text != prev:  # nested segments, innermost first
         prev, text = text, _OPTIONAL.sub(optional, text)
-    return _FIELD.sub(lambda m: str(params[m.group(1)]) if has(m.group(1)) else f"<{m.group(1)}>", text)
+    text = _FIELD.sub(lambda m: str(params[m.group(1)]) if has(m.group(1)) else f"<{m.group(1)}>", text)
+    if template[:2] == "[?" and text[:1].islower():  # a sentence that began in a dropped segment
+        text = text[0].upper() + text[1:]
+    return text
 
 
 @dataclass(frozen=True)

@@ -190,3 +190,26 @@ def test_rules_listing_and_explanations():
 def test_version_and_module_entry():
     proc = cli("--version")
     assert proc.returncode == 0 and proc.stdout.decode().startswith("trtllm-doctor ")
+def test_a_check_that_reports_another_severity_says_when_in_rules():
+    """`rules ID` shows one severity; a check that can report another must say when (newcomer review D20)."""
+    import ast
+    import inspect
+    import textwrap
+
+    from doctor.checks import all_checks
+
+    missing = []
+    for chk in all_checks():
+        tree = ast.parse(textwrap.dedent(inspect.getsource(chk.func)))
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Fail"):
+                continue
+            for kw in node.keywords:
+                if kw.arg != "severity" or (isinstance(kw.value, ast.Constant) and kw.value.value is None):
+                    continue
+                same = isinstance(kw.value, ast.Attribute) and kw.value.attr == chk.severity.name
+                if not same and not chk.severity_when:
+                    missing.append(chk.id)
+    assert not missing, f"checks that change their severity without severity_when: {sorted(set(missing))}"
+    out = cli("rules", "HOST006").stdout.decode()
+    assert "a warning when TensorRT-LLM is not installed" in out

@@ -690,3 +690,29 @@ def test_fleet_names_from_stdin_are_printed_without_control_characters(tmp_path)
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_the_knowledge_base_prose_survives_redaction():
+    """The doctor's own words (titles, fixes, notes) are not secrets: redaction must leave them as written,
+    or a report quotes its own KB with holes in it ("valid credentials: <redacted>")."""
+    import tomllib
+
+    from doctor.kb import rules_dir
+    from doctor.redact import redact
+
+    changed = []
+
+    def walk(value, path, name):
+        if isinstance(value, str):
+            if not any(w in path for w in ("example", "pattern", "lines", "regex", "anchor")) and redact(value) != value:
+                changed.append(f"{name}{path}: {value[:80]}")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{path}.{k}", name)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, path, name)
+
+    for f in sorted(rules_dir().rglob("*.toml")):
+        walk(tomllib.loads(f.read_text(encoding="utf-8")), "", f.name)
+    assert not changed, changed[:10]

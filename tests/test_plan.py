@@ -279,3 +279,53 @@ def test_attention_dp_replicates_attention_and_keeps_the_whole_kv_per_rank(tmp_p
     assert adp["weights_bytes_per_gpu"] > tp["weights_bytes_per_gpu"]  # attention weights on every rank
     assert adp["kv_cache_bytes_per_token"] == tp["kv_cache_bytes_per_token"]  # MLA: not split by TP anyway
     assert adp["llm_api_options"]["enable_attention_dp"] is True
+
+
+@pytest.mark.parametrize("given,key,count", [
+    ("H100", "h100-sxm", 1),            # what people mean: the 80 GB SXM part, not NVML's bare "NVIDIA H100" (94 GB)
+    ("8xH100", "h100-sxm", 8),
+    ("NVIDIA H100", "h100-sxm5-94gb", 1),  # the NVML name itself stays exact
+    ("2xRTX4090", "rtx-4090", 2),
+    ("rtx5090", "rtx-5090", 1),          # not "rt" x 5090
+    ("RTX 5090 x2", "rtx-5090", 2),
+    ("H200*4", "h200-sxm", 4),
+])
+def test_gpu_names_people_type(given, key, count):
+    from doctor.commands.plan import _expand_gpu_args, find_gpu
+    from doctor.kb import default_kb
+
+    names = _expand_gpu_args([given])
+    assert len(names) == count
+    assert find_gpu(default_kb(), names[0]).key == key
+
+
+def _plan_json(*args: str) -> tuple[int, dict]:
+    r = subprocess.run([sys.executable, "-m", "doctor", "plan", *args, "-f", "json"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode in (0, 1), r.stderr
+    return r.returncode, json.loads(r.stdout)
+
+
+def test_default_length_that_does_not_fit_is_a_warning_with_the_length_that_does():
+    """70B FP8 on one 80 GB H100 at the planned (not asked) 32K: the weights fit, 26,560 tokens do (a 327,680 B/token
+    bf16 KV cache in the 8.1 GiB pool); the fix names that length and the FP8 KV cache before more GPUs."""
+    rc, rep = _plan_json("--model", "llama-3.1-70b", "--quant", "fp8", "--gpu", "H100 80GB")
+    f = next(x for x in rep["findings"] if x["id"] == "MDL003")
+    assert rc == 0 and f["severity"] == "warning"
+    by_batch = {r["max_batch_size"]: r["max_seq_len"] for r in rep["extra"]["plan"]["what_fits_by_batch"]}
+    assert f["params"]["fits_at"] == by_batch[1] == 26560
+    assert "--max-seq-len 26560" in f["fix"] and "--kv-cache-dtype fp8" in f["fix"]
+    rc, rep = _plan_json("--model", "llama-3.1-70b", "--quant", "fp8", "--gpu", "H100 80GB", "--max-seq-len", "32768")
+    assert rc == 1 and next(x for x in rep["findings"] if x["id"] == "MDL003")["severity"] == "error"
+    rc, rep = _plan_json("--model", "llama-3.1-405b", "--quant", "fp8", "--gpu", "H100 80GB")  # weights alone too big
+    f = next(x for x in rep["findings"] if x["id"] == "MDL003")
+    assert rc == 1 and "fits_at" not in f["params"] and "FP8 KV" not in f["fix"]
+
+
+def test_a_tp_that_does_not_divide_the_heads_is_its_own_error_not_a_usage_error():
+    rc, rep = _plan_json("--model", "llama-3.1-8b", "--gpu", "4xL4", "--tp", "3")
+    f = next(x for x in rep["findings"] if x["id"] == "MDL001")
+    assert rc == 1 and f["category"] == "tp-does-not-divide-heads" and "one of 1, 2, 4, 8" in f["fix"]
+    assert "plan" not in rep["extra"] and "MDL001" in rep["extra"]["plan_refused"]
+    rc, rep = _plan_json("--model", "llama-3.1-8b", "--gpu", "L4", "--tp", "3")  # and too few GPUs: two problems
+    assert {"MDL001", "GPU010"} <= {x["id"] for x in rep["findings"]}

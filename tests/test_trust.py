@@ -176,3 +176,55 @@ def test_report_json_keeps_consequences():
     d = json.loads(render(r, "json"))
     drv = next(f for f in d["findings"] if f["id"] == "DRV002")
     assert {c["id"] for c in drv["extra"]["consequences"]} >= {"CUDA001", "CUDA003"}
+
+
+def test_a_missing_libmpi_is_its_own_finding_not_a_consequence_of_no_driver(tmp_path):
+    """No driver explains libcuda and CUDA failures, not a missing Open MPI (it has its own fix)."""
+    import json
+    import subprocess
+    import sys
+
+    snap = json.loads((ROOT / "fixtures/snapshots/cpu-container.json").read_text())
+    snap["host"]["libmpi"] = None
+    snap["host"]["mpirun"] = None
+    path = tmp_path / "no-mpi.json"
+    path.write_text(json.dumps(snap))
+    r = subprocess.run([sys.executable, "-m", "doctor", "check", "--snapshot", str(path), "-f", "json"],
+                       capture_output=True, text=True, timeout=120)
+    rep = json.loads(r.stdout)
+    mpi = [f for f in rep["findings"] if f["id"] == "HOST006"]
+    assert mpi and mpi[0]["category"] == "libmpi-missing" and "libopenmpi-dev" in mpi[0]["fix"]
+    folded = [c["id"] for f in rep["findings"] for c in f.get("extra", {}).get("consequences", [])]
+    assert "HOST006" not in folded
+
+
+def test_selftest_failures_from_no_driver_sit_under_the_driver_finding(tmp_path):
+    """check --selftest without a driver: ST1/ST2 fail for the same root, so one error, not three (review D9)."""
+    import json
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "doctor", "check", "--selftest", "-f", "json"],
+                       capture_output=True, text=True, timeout=180)
+    rep = json.loads(r.stdout)
+    if rep["facts"]["driver"].get("version"):
+        pytest.skip("a driver is installed here")
+    roots = [f["id"] for f in rep["findings"] if f["category"] == "driver-missing"]
+    assert roots == ["DRV001"], roots
+    under = {c["id"] for f in rep["findings"] if f["id"] == "DRV001" for c in f["extra"]["consequences"]}
+    assert {"ST1", "ST2"} <= under
+
+
+def test_a_policy_minimum_for_what_is_not_installed_sits_under_not_installed(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "trtllm-doctor.toml").write_text('[minimum]\ntensorrt-llm = "0.17.0"\n')
+    r = subprocess.run([sys.executable, "-m", "doctor", "check", "--snapshot", str(ROOT / "fixtures/snapshots/h200-1gpu.json"),
+                        "--config", str(tmp_path / "trtllm-doctor.toml"), "-f", "json"],
+                       capture_output=True, text=True, timeout=120)
+    rep = json.loads(r.stdout)
+    assert "POL002" not in [f["id"] for f in rep["findings"]]
+    pkg = next(f for f in rep["findings"] if f["id"] == "PKG001")
+    assert any(c["id"] == "POL002" and c["params"]["minimum"] == "0.17.0" for c in pkg["extra"]["consequences"])

@@ -91,6 +91,7 @@ class Check:
     title: str
     severity: Severity
     func: Callable[[Context], Outcome]
+    severity_when: str = ""  # when the check reports another severity than its default (shown by `rules`)
 
     @property
     def doc(self) -> str:
@@ -100,7 +101,8 @@ class Check:
 _REGISTRY: dict[str, Check] = {}
 
 
-def check(id: str, symbol: str, *, area: str, cause: str, title: str, severity: Severity = Severity.ERROR):
+def check(id: str, symbol: str, *, area: str, cause: str, title: str, severity: Severity = Severity.ERROR,
+          severity_when: str = ""):
     """Register a check function under a permanent id and a readable symbol."""
 
     if area not in AREAS:
@@ -111,7 +113,7 @@ def check(id: str, symbol: str, *, area: str, cause: str, title: str, severity: 
             raise ValueError(f"check id {id} is already used")
         if any(c.symbol == symbol for c in _REGISTRY.values()):
             raise ValueError(f"check symbol {symbol} is already used")
-        _REGISTRY[id] = Check(id, symbol, area, cause, title, severity, func)
+        _REGISTRY[id] = Check(id, symbol, area, cause, title, severity, func, severity_when)
         return func
 
     return register

@@ -48,7 +48,8 @@ def driver_present(ctx: Context):
 
 
 @check("DRV002", "driver-too-old", area="driver", cause="driver-too-old",
-       title="Driver too old for the target release's CUDA")
+       title="Driver too old for the target release's CUDA",
+       severity_when="information when the driver runs the CUDA through minor-version compatibility")
 def driver_new_enough(ctx: Context):
     """The release's CUDA needs a minimum driver. Within one CUDA major, minor-version compatibility lets
     an older driver of the same family (>= 525 for 12.x, >= 580 for 13.x) run it, with a limited

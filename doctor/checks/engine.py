@@ -235,7 +235,8 @@ def kv(ctx: Context):
 
 
 @check("ENG009", "engine-build-flags", area="engine", cause="engine-build-flags",
-       title="Engine build flags contradict each other or switch runtime features off", severity=Severity.WARNING)
+       title="Engine build flags contradict each other or switch runtime features off", severity=Severity.WARNING,
+       severity_when="an error when remove_input_padding is set without max_num_tokens")
 def flags(ctx: Context):
     """use_fp8_context_fmha without FP8; remove_input_padding without max_num_tokens ("Padding removal requires
     max_num_tokens to be set."); no gpt_attention_plugin or paged KV cache (no in-flight batching)."""
@@ -279,7 +280,8 @@ def lora(ctx: Context):
 
 
 @check("ENG011", "engine-speculative-inconsistent", area="engine", cause="engine-build-flags",
-       title="Speculative-decoding settings are inconsistent")
+       title="Speculative-decoding settings are inconsistent",
+       severity_when="a warning when max_draft_len is set without speculative decoding")
 def speculative(ctx: Context):
     """A speculative_decoding_mode other than NONE needs max_draft_len > 0 (and Medusa num_medusa_heads, EAGLE
     num_eagle_layers); a draft length without a mode is unused."""

@@ -25,7 +25,8 @@ def effective_ram(ctx: Context) -> tuple[int | None, int | None]:
 
 
 @check("HOST001", "ram-too-small", area="host", cause="ram-too-small", title="Host RAM below the build minimum",
-       severity=Severity.WARNING)
+       severity=Severity.WARNING,
+       severity_when="information when no model is given (sized from the model by MDL005 otherwise)")
 def ram(ctx: Context):
     """Engine builds load the checkpoint in host RAM (about 2x its size): 32 GB minimum, 64 GB+ for 70B models."""
     usable, limit = effective_ram(ctx)
@@ -42,7 +43,8 @@ def ram(ctx: Context):
 
 
 @check("HOST002", "disk-too-small", area="host", cause="disk-too-small", title="Less free disk than the build needs",
-       severity=Severity.WARNING)
+       severity=Severity.WARNING,
+       severity_when="information when no model is given (sized from the model by MDL006 otherwise)")
 def disk(ctx: Context):
     """Checkpoints, converted weights and engines grow fast: the guide asks for 200 GB free (NVMe)."""
     disks = [d for d in ctx.facts.host.disks if d.free_bytes is not None]
@@ -60,7 +62,8 @@ def disk(ctx: Context):
 
 
 @check("HOST003", "shm-too-small", area="host", cause="shm-too-small", title="/dev/shm smaller than Triton needs",
-       severity=Severity.WARNING)
+       severity=Severity.WARNING,
+       severity_when="information on one GPU outside a container")
 def shm(ctx: Context):
     """Triton's Python backend, NCCL and MPI exchange data through /dev/shm; Docker's default is 64 MB."""
     size = ctx.facts.host.shm_total_bytes
@@ -102,7 +105,8 @@ def memlock(ctx: Context):
 
 
 @check("HOST005", "mpi-as-root", area="host", cause="mpi-run-as-root", title="Running as root: mpirun will refuse without a flag",
-       severity=Severity.INFO)
+       severity=Severity.INFO,
+       severity_when="a warning when more than one GPU or rank is in play")
 def mpi_root(ctx: Context):
     """Open MPI refuses to start as root unless told to; multi-GPU TensorRT-LLM launches through mpirun."""
     h, env = ctx.facts.host, ctx.facts.env
@@ -115,7 +119,8 @@ def mpi_root(ctx: Context):
                 {}, severity=severity)
 
 
-@check("HOST006", "no-libmpi", area="host", cause="missing-shared-library", title="Open MPI library not found")
+@check("HOST006", "no-libmpi", area="host", cause="libmpi-missing", title="Open MPI library not found",
+       severity_when="a warning when TensorRT-LLM is not installed yet")
 def libmpi(ctx: Context):
     """tensorrt_llm links libmpi.so even on one GPU (mpi4py); without it `import tensorrt_llm` fails."""
     f = ctx.facts

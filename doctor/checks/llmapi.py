@@ -57,7 +57,8 @@ def _fails(ctx: Context, check_id: str):
 
 
 @check("LLM001", "llm-api-unknown-key", area="llm-api", cause="llm-api-config-invalid",
-       title="An LLM API option the release does not know")
+       title="An LLM API option the release does not know",
+       severity_when="a warning where the release's LlmArgs ignores extra keys instead of refusing them")
 def unknown_key(ctx: Context):
     """Every key of the options file (and every trtllm-serve flag) must be a field of the release's LlmArgs
     at its level (TorchLlmArgs, KvCacheConfig, CudaGraphConfig...); a release whose models forbid extra keys
@@ -66,7 +67,8 @@ def unknown_key(ctx: Context):
 
 
 @check("LLM002", "llm-api-renamed-or-removed", area="llm-api", cause="llm-api-config-invalid",
-       title="An LLM API option renamed or removed in the target release")
+       title="An LLM API option renamed or removed in the target release",
+       severity_when="a warning where the release still accepts the old key")
 def renamed(ctx: Context):
     """Options renamed between releases (e.g. use_cuda_graph -> cuda_graph_config, kv_cache_dtype ->
     kv_cache_config.dtype) or removed, per the release schemas and their deprecation notes."""
@@ -74,7 +76,8 @@ def renamed(ctx: Context):
 
 
 @check("LLM003", "llm-api-bad-value", area="llm-api", cause="llm-api-config-invalid",
-       title="An LLM API option with a value of the wrong type, out of range or not a choice")
+       title="An LLM API option with a value of the wrong type, out of range or not a choice",
+       severity_when="a warning where the release would coerce the value or it only leaves no headroom")
 def bad_value(ctx: Context):
     """Types, ranges and choices of the release's LlmArgs (free_gpu_memory_fraction in (0, 1),
     positive sizes, Literal choices), with pydantic's coercions."""
@@ -82,7 +85,8 @@ def bad_value(ctx: Context):
 
 
 @check("LLM004", "llm-api-inconsistent", area="llm-api", cause="llm-api-config-invalid",
-       title="LLM API options that contradict each other, the model or the GPUs")
+       title="LLM API options that contradict each other, the model or the GPUs",
+       severity_when="a warning where the runtime still starts but the setting is wasted or clamped")
 def inconsistent(ctx: Context):
     """max_num_tokens vs max_seq_len without chunked prefill, tensor x pipeline parallel vs the visible
     GPUs and the attention heads, moe_expert_parallel_size vs the experts, CUDA-graph batch sizes vs

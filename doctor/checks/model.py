@@ -74,7 +74,7 @@ def _label(p: planner.Plan) -> str:
     return f"{m.name} {sizing.FORMATS[fmt][0]} TP={p.tp}" + (f" PP={p.pp}" if p.pp > 1 else "")
 
 
-@check("MDL001", "tp-does-not-divide-heads", area="model", cause="parallelism-mismatch",
+@check("MDL001", "tp-does-not-divide-heads", area="model", cause="tp-does-not-divide-heads",
        title="Tensor parallelism does not divide the model's attention heads")
 def tp_divides_heads(ctx: Context):
     """TensorRT-LLM splits attention heads evenly over TP ranks: the TP size must divide the query heads, and
@@ -89,8 +89,7 @@ def tp_divides_heads(ctx: Context):
     problem = sizing.tp_problem(m, t.tp)
     if problem:
         ok = ", ".join(str(x) for x in sizing.valid_tp_sizes(m, 64))
-        fails.append(Fail(f"{m.name}: {problem}", f"tp in {ok}", {"world_size": t.world_size,
-                                                                    "gpus": len(visible(ctx)) or None}))
+        fails.append(Fail(f"{m.name}: {problem}", f"tp in {ok}", {"valid_tp": ok, "gpus": len(visible(ctx)) or None}))
     if t.pp > m.num_layers:
         fails.append(Fail(f"{m.name}: pp={t.pp} is more than its {m.num_layers} layers", f"pp <= {m.num_layers}",
                           {"world_size": t.world_size}))
@@ -98,7 +97,8 @@ def tp_divides_heads(ctx: Context):
 
 
 @check("MDL003", "model-does-not-fit", area="model", cause="model-needs-more-gpus",
-       title="The model does not fit on these GPUs")
+       title="The model does not fit on these GPUs",
+       severity_when="a warning when the weights fit and only the planned default length (not one asked for) does not")
 def weights_fit(ctx: Context):
     """Weights per GPU (sizing.stage_weights, in the checkpoint's own format or --quant) + activations for
     max_num_tokens + runtime overhead (+ Mamba state for the batch) must leave room for one sequence's KV
@@ -127,6 +127,15 @@ def weights_fit(ctx: Context):
         expected = f"more than 64 x {g}, or a smaller weight format"
         params = {"gpus_needed": "more than 64", "gpu": g, "tp": 8}
     params["smaller"] = _smaller_formats(p)
+    longest = f.max_seq(1, p.seq) if p.weights_fit else 0
+    if longest >= 1024:  # the weights fit: a shorter max_seq_len or a smaller KV cache is the cheaper way out
+        params["fits_at"] = longest
+        kv = f.extra.get("kv_cache_dtype")
+        sms = [s for s in p.request.gpu_sms if s is not None]
+        if kv not in ("fp8", "nvfp4") and sms and min(sms) >= 89:
+            params["kv_fp8"] = " (--kv-cache-dtype fp8, kv_cache_config.dtype: fp8)"
+    if longest >= 1024 and not p.seq_asked:  # the length was the plan's default, not the user's
+        return Fail(evidence + f"; it fits up to {longest} tokens", expected, params, severity=Severity.WARNING)
     return Fail(evidence, expected, params)
 
 
@@ -247,7 +256,8 @@ def quant_arch(ctx: Context):
 
 
 @check("MDL008", "checkpoint-quant-unsupported", area="model", cause="checkpoint-quant-unsupported",
-       title="The checkpoint's quantisation does not run on this GPU")
+       title="The checkpoint's quantisation does not run on this GPU",
+       severity_when="a warning when the format runs weight-only or the GPU is not listed for it")
 def checkpoint_quant(ctx: Context):
     """A checkpoint quantised by its publisher (FP8 per tensor or in 128x128 blocks, NVFP4, MXFP4, AWQ/GPTQ,
     INT8) is loaded as shipped: its kernels need the SMs of rules/quant-formats.toml (e.g. FP8 blocks:
@@ -293,7 +303,8 @@ def checkpoint_quant(ctx: Context):
 
 
 @check("MDL009", "model-arch-unsupported", area="model", cause="model-arch-unsupported",
-       title="The model's architecture is not in the release's supported-models list")
+       title="The model's architecture is not in the release's supported-models list",
+       severity_when="a warning when the architecture runs only through AutoDeploy or the list is incomplete")
 def architecture(ctx: Context):
     """config.json's architectures[0] against the target release's documented list for its backend
     (rules/supported-models.toml: the PyTorch backend's table, the engine flow's MODEL_MAP). A list known to

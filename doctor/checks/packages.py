@@ -69,7 +69,8 @@ def trtllm_installed(ctx: Context):
 
 
 @check("PKG002", "trtllm-requirement-unmet", area="packages", cause="package-conflict",
-       title="A package does not satisfy what tensorrt-llm declares")
+       title="A package does not satisfy what tensorrt-llm declares",
+       severity_when="a warning for packages other than torch, tensorrt and the nvidia-* wheels")
 def requirements_met(ctx: Context):
     """tensorrt-llm pins tensorrt, torch, cuda-python, modelopt and others (its Requires-Dist); a mismatch
     shows up as undefined symbols or import errors at run time."""

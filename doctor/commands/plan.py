@@ -53,7 +53,15 @@ def find_gpu(kb: KB, name: str) -> GPU:
     want = _tokens(name)
     if not want:
         raise UsageError(f"--gpu {name!r}: empty GPU name")
+    aliased = [g for g in kb.gpus if any(_tokens(a) == want for a in g.aliases)]
+    if len(aliased) == 1:  # what people mean by the short name (rules/gpus.toml `aliases`)
+        return aliased[0]
     matches = [g for g in kb.gpus if any(want <= _tokens(n) for n in g.names) or want <= _tokens(g.key)]
+    if not matches:  # written without spaces: "RTX4090", "H100SXM"
+        compact = "".join(sorted(want))
+        squash = lambda text: re.sub(r"[^a-z0-9]+", "", text.lower().replace("nvidia", ""))  # noqa: E731
+        matches = [g for g in kb.gpus if any(squash(x) == squash(name) for x in (*g.names, g.key, *g.aliases))] \
+            or [g for g in kb.gpus if compact and any(squash(x).startswith(squash(name)) for x in (*g.names, g.key))]
     same = [g for g in matches if any(_tokens(n) == want for n in g.names)]
     if len(same) == 1:
         return same[0]
@@ -72,7 +80,7 @@ def _expand_gpu_args(names: list[str]) -> list[str]:
     """``--gpu H200 --gpu H200`` or ``--gpu 8xH200`` / ``--gpu "H200 x8"``."""
     out = []
     for n in names:
-        m = re.fullmatch(r"\s*(\d+)\s*[x×*]\s*(.+?)\s*", n) or re.fullmatch(r"\s*(.+?)\s*[x×*]\s*(\d+)\s*", n)
+        m = re.fullmatch(r"\s*(\d+)\s*[x×*]\s*(.+?)\s*", n) or re.fullmatch(r"\s*(.+?)(?:\s+[x×*]|\s*[×*])\s*(\d+)\s*", n)
         if m:
             count, name = (m.group(1), m.group(2)) if m.group(1).isdigit() else (m.group(2), m.group(1))
             k = int(count)
@@ -125,6 +133,11 @@ def run_plan(opts: PlanOptions, kb: KB | None = None) -> Report:
     p = model_plan(ctx)
     from doctor.checks import Skip
 
+    if isinstance(p, Skip) and "MDL001" in p.reason:  # a parallelism the model cannot split: its finding, no plan
+        findings, results = run_checks(ctx, areas=["model", "gpu", "llm-api"])
+        findings = [f for f in findings if f.area in ("model", "llm-api") or f.id in ("GPU002", "GPU003", "GPU004", "GPU010")]
+        return Report("plan", findings, facts.to_dict(), results, target.to_dict(),
+                      extra={"plan_refused": f"no plan: {p.reason}"})
     if isinstance(p, Skip):
         raise UsageError("no GPU with known memory: run on a GPU machine, or pass --snapshot FILE or --gpu NAME")
     findings, results = run_checks(ctx, areas=["model", "gpu", "llm-api"])

@@ -66,9 +66,10 @@ def run_rules(rule_id: str | None, fmt: str = "human") -> str:
         cause, fix = _cause_text(kb, chk.cause)
         if fmt == "json":
             return json.dumps({"id": chk.id, "symbol": chk.symbol, "area": chk.area, "severity": chk.severity.value,
-                               "title": chk.title, "doc": chk.doc, "cause": cause.id, "fix": fix, "docs": cause.docs}, indent=2) + "\n"
+                               "severity_when": chk.severity_when or None, "title": chk.title, "doc": chk.doc, "cause": cause.id, "fix": fix, "docs": cause.docs}, indent=2) + "\n"
         return (f"{chk.id} ({chk.symbol}) - {chk.title}\n"
-                f"area: {AREAS[chk.area]}; severity: {chk.severity.value}; cause: {cause.id}\n\n"
+                f"area: {AREAS[chk.area]}; severity: {chk.severity.value}"
+                + (f" ({chk.severity_when})" if chk.severity_when else "") + f"; cause: {cause.id}\n\n"
                 f"{chk.doc}\n\nFix: {fix}\nDocs: {cause.docs}\n")
     sig = kb.signature(rule_id) or kb.signature(rule_id.upper())
     if sig is not None:

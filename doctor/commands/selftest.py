@@ -202,6 +202,9 @@ def fold_into(report: Report, kb: KB | None = None, opts: SelftestOptions | None
     results, extra = run_tiers_for(opts or SelftestOptions())
     # Skipped-with-a-cause notes are left out here: the checks already report those facts.
     report.findings.extend(f for f in findings_for(results, kb) if f.severity is not Severity.INFO)
+    from doctor.checks import fold
+
+    report.findings = fold(report.findings, kb)  # a tier that failed for a root the checks found goes under it
     report.checks.extend(check_results(results))
     report.extra["selftest"] = extra
     return report
