@@ -127,6 +127,11 @@ def check(
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Check this machine (or a snapshot) for TensorRT-LLM; every problem comes with its fix."""
+    prefetch = None
+    if snapshot is None and python is None:  # probe while the checks import (a --python is validated first)
+        from doctor.probes import Prefetch
+
+        prefetch = Prefetch(None, str(workdir) if workdir else None, timeout)
     from doctor.commands.check import CheckOptions, run_check
 
     opts = CheckOptions(
@@ -139,7 +144,11 @@ def check(
     from doctor.policy import fill_check_options, resolve, set_on_command_line
 
     fill_check_options(opts, resolve(config), set_on_command_line(ctx))
-    _finish(run_check(opts), fmt, verbose, output, strict, config)
+    opts.prefetch = prefetch
+    report = run_check(opts)
+    if getattr(opts, "from_policy", None):
+        report.extra.setdefault("policy", {})["target"] = opts.from_policy
+    _finish(report, fmt, verbose, output, strict, config)
 
 
 def _python(value: Optional[Path]) -> Optional[str]:

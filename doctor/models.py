@@ -30,6 +30,13 @@ _DTYPES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "fp
            "bf16": "bf16", "fp16": "fp16", "fp32": "fp32"}
 
 
+#: upper bounds of the integer fields the sizing loops over (real 2026 models: <= 200 layers, <= 512 experts)
+_CAPS = {name: 4096 for name in ("num_hidden_layers", "n_layer", "num_layers", "n_layers", "num_nextn_predict_layers",
+                                 "first_k_dense_replace", "depth")}
+_CAPS.update({name: 65536 for name in ("num_local_experts", "n_routed_experts", "num_experts", "n_shared_experts",
+                                       "num_experts_per_tok", "num_attention_heads", "num_key_value_heads", "n_head")})
+
+
 def _get(cfg: dict[str, Any], where: str, *names: str, default: Any = None, required: bool = False,
          kind: type = int) -> Any:
     """The first of ``names`` present in ``cfg``; type-checked; missing+required -> error naming it."""
@@ -42,6 +49,11 @@ def _get(cfg: dict[str, Any], where: str, *names: str, default: Any = None, requ
                 v = int(v)
                 if v < 0:
                     raise ModelConfigError(f"{where}: field {n!r} is negative ({v})")
+                cap = _CAPS.get(n, 2**40)
+                if v > cap:  # a corrupt or hostile config: never a loop over 10**30 layers
+                    shown = str(v) if v < 10**15 else f"a {len(str(v))}-digit number"
+                    raise ModelConfigError(f"{where}: field {n!r} is {shown}, more than any model has (at most {cap:,}); "
+                                           "the config is corrupt")
             elif kind is bool:
                 if not isinstance(v, bool):
                     raise ModelConfigError(f"{where}: field {n!r} should be true or false, found {v!r}")

@@ -318,7 +318,9 @@ def set_on_command_line(ctx: Any) -> set[str]:
 
 
 def fill_check_options(opts: Any, policy: Policy, explicit: set[str]) -> Any:
-    """Fill CheckOptions fields from ``[target]`` unless the command line set them."""
+    """Fill CheckOptions fields from ``[target]`` unless the command line set them; what was taken is kept
+    in ``opts.from_policy`` (key -> value) for the report's header."""
+    taken = {}
     for key, value in policy.target.items():
         name = TARGET_KEYS[key][1]
         if name in explicit or not hasattr(opts, name):
@@ -326,6 +328,11 @@ def fill_check_options(opts: Any, policy: Policy, explicit: set[str]) -> Any:
         if name in ("engine", "workdir"):
             value = Path(value).expanduser()
         setattr(opts, name, value)
+        taken[key] = str(value)
+    try:
+        opts.from_policy = taken
+    except AttributeError:
+        pass
     return opts
 
 

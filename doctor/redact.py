@@ -139,7 +139,7 @@ _ASSIGN = re.compile(
     r"(?P<q1>\\?[\"']?)(?P<key>" + _KEY + r")(?P=q1)(?P<sep>[ \t\u00a0]*(?:=(?!=)|:(?!//|:))[ \t\u00a0]*)"
     r"(?:(?P<vq>\\?[\"'])(?P<qval>(?:(?!(?P=vq)).){1,4096}?)(?P=vq)|(?P<val>[^\s\"',;&}\])]{1,4096}))"
 )
-_FLAG = re.compile(r"(?<!\S)(?P<flag>--?[A-Za-z][A-Za-z0-9_\-]*)(?P<sep>[ \t]+|=)(?P<vq>[\"']?)(?P<val>[^\s\"']{1,4096})(?P=vq)")
+_FLAG = re.compile(r"(?<![^\s'\"(\[=,])(?P<flag>--?[A-Za-z][A-Za-z0-9_\-]*)(?P<sep>[ \t]+|=)(?P<vq>[\"']?)(?P<val>[^\s\"')\]}]{1,4096})(?P=vq)")
 _SPACED = re.compile(r"\b(?P<key>(?:[A-Z][A-Z0-9_]*_)?(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|ACCESS_KEY))(?P<sep>[ \t]+)(?P<val>[^\s\"']{4,4096})")
 _MYSQL = re.compile(r"(?i)\b(mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b([^\r\n]*?\s)-p(?!\s)([^\s\"']+)")
 _NETRC = re.compile(r"(?i)\b(login\s+\S+\s+password\s+)(\S+)")

@@ -259,3 +259,13 @@ def test_rules_explains_vocabulary_entries_and_suggests():
     assert bad.returncode == 2 and "did you mean host-oom-killed, build-oom, runtime-oom" in bad.stderr.decode()
     assert rules("drv002").returncode == 0
     assert rules("S003", "-f", "markdown").returncode == 2
+
+def test_the_root_fix_quotes_the_numbers_of_its_consequence_lines():
+    """The build OOM's own line has no size; the TensorRT warning under it does: the fix quotes it (review D12)."""
+    from doctor.explain.run import explain_text
+    from doctor.kb import default_kb
+
+    text = (ROOT / "fixtures/logs/build-oom-llama2-13b-trtllm-346.log").read_text(encoding="utf-8", errors="replace")
+    root = explain_text(text, default_kb())[0]
+    assert root.category == "build-oom"
+    assert "24793579520 bytes" in root.fix and "23.1 GiB" in root.fix

@@ -226,3 +226,17 @@ def test_explain_formats_to_output_file(tmp_path, fmt):
 def test_unknown_format_is_usage_error(tmp_path):
     res = cli("check", "--snapshot", str(SNAPS[0]), "--format", "yaml", cwd=tmp_path)
     assert res.returncode == 2 and "junit" in res.stderr
+
+
+def test_a_fix_repeated_word_for_word_is_printed_once():
+    """Fleet attribute findings share one long fix: the human report prints it once, -v in full (review D13)."""
+    from doctor.render import console
+    from doctor.report import Finding, Report, Severity
+
+    fix = "Bring the odd nodes to the majority's version, or pin it in the policy's [minimum] table."
+    fs = [Finding(id=f"FLT00{i}", symbol=f"s{i}", category="fleet-drift", severity=Severity.WARNING, title=f"t{i}",
+                  evidence="e", expected="x", fix=fix, docs="https://example.org", area="fleet") for i in (1, 2)]
+    out = console.render(Report("fleet", fs, None, [], {}), verbose=False, color=False)
+    assert out.count(fix) == 1 and "fix: as above" in out
+    out = console.render(Report("fleet", fs, None, [], {}), verbose=True, color=False)
+    assert out.count(fix) == 2

@@ -88,6 +88,20 @@ def run_rss(args: list[str], tmp: Path, *, env: dict | None = None, timeout: flo
     return Run(proc.returncode, out_path.read_bytes(), err_path.read_bytes(), time.monotonic() - start, usage.ru_maxrss, tmp)
 
 
+_BASELINE: list[int] = []
+
+
+def rss_budget(extra_mib: int) -> int:
+    """KiB a run may peak at: this interpreter's own start-up peak (``--version``; site hooks of a big image can
+    take 300 MiB before the doctor runs a line) plus ``extra_mib`` for the work itself."""
+    if not _BASELINE:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as d:
+            _BASELINE.append(run_rss(["--version"], Path(d)).maxrss_kib)
+    return _BASELINE[0] + extra_mib * 1024
+
+
 def one_line_error(r: Run, *words: str) -> None:
     """Exit 2, exactly one line on stderr, ours, naming what it should; no traceback, no crash file."""
     lines = r.stderr.strip().splitlines()
@@ -248,7 +262,7 @@ def test_bad_engine_config_is_a_one_line_error(tmp_path, case, words):
         (eng / "rank0.engine").write_bytes(b"\0" * 16)
     r = run_rss(["check", "--engine", str(eng), "--snapshot", str(SNAP), "-f", "human"], tmp_path / "t", timeout=30)
     one_line_error(r, *words)
-    assert r.wall < 15 and r.maxrss_kib < 400 * 1024
+    assert r.wall < 15 and r.maxrss_kib < rss_budget(350)
 
 
 # --- models (plan/check --model) ------------------------------------------------------------------------------
@@ -326,7 +340,7 @@ def test_fleet_huge_host_lists_are_refused_before_expanding(tmp_path, nodes):
     """fleet_hang_nodes-huge-range, fleet_hang_nodes-nested-ranges, fleet_hang_fleet_r_-f_markdown_--nodes_gpu_0-99999999."""
     r = run_rss(["fleet", str(_reports(tmp_path)), "-f", "markdown", "--nodes", nodes], tmp_path / "t", timeout=30)
     one_line_error(r, "more than 65,536 nodes")
-    assert r.wall < 10 and r.maxrss_kib < 300 * 1024
+    assert r.wall < 10 and r.maxrss_kib < rss_budget(250)
 
 
 @pytest.mark.parametrize("case", ["fifo", "dev-zero"])
@@ -523,7 +537,7 @@ def test_endless_tool_output_is_read_bounded(tmp_path, tool):
         env["CUDA_HOME"] = str(tmp_path / "no-cuda")
     r = run_rss(["check", "-f", "json"], tmp_path / "t", env=env)
     no_crash(r)
-    assert r.maxrss_kib < 300 * 1024, f"peak RSS {r.maxrss_kib} KiB"
+    assert r.maxrss_kib < rss_budget(250), f"peak RSS {r.maxrss_kib} KiB"
 
 
 def test_endless_python_is_bounded_in_memory_and_time(tmp_path):
@@ -532,7 +546,7 @@ def test_endless_python_is_bounded_in_memory_and_time(tmp_path):
     py = _fakebin(tmp_path, "py", 'exec yes "{\\"a\\": 1}"') / "py"
     r = run_rss(["check", "--python", str(py)], tmp_path / "t")
     one_line_error(r, "--python")
-    assert r.maxrss_kib < 300 * 1024 and r.wall < 15
+    assert r.maxrss_kib < rss_budget(250) and r.wall < 15
 
 
 def test_hung_python_answers_within_the_probe_timeout(tmp_path):
@@ -716,3 +730,45 @@ def test_the_knowledge_base_prose_survives_redaction():
     for f in sorted(rules_dir().rglob("*.toml")):
         walk(tomllib.loads(f.read_text(encoding="utf-8")), "", f.name)
     assert not changed, changed[:10]
+
+
+# --- found by tools/fuzz.py (10,000 inputs, seed 20261202) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("field,value,words", [
+    ("num_hidden_layers", 10**30, ["num_hidden_layers", "a 31-digit number", "corrupt"]),  # MemoryError in plan
+    ("max_position_embeddings", 1e308, ["max_position_embeddings", "309-digit", "corrupt"]),
+    ("num_local_experts", 10**9, ["num_local_experts", "at most 65,536"]),
+])
+def test_a_config_with_absurd_sizes_is_refused_not_planned(tmp_path, field, value, words):
+    cfg = json.loads((FIXTURES / "hf-configs" / "meta-llama--Llama-3.1-8B.config.json").read_text())
+    cfg[field] = value
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    r = run(["plan", "--model", "m/config.json", "--gpu", "H200", "-f", "markdown"], tmp_path, cwd=tmp_path)
+    one_line_error(r, *words)
+
+
+def test_a_secret_inside_a_quoted_value_of_a_usage_error_is_redacted(tmp_path):
+    """The error quotes the bad value: "found '--hf_token SECRET'" must not print the token (stderr is pasted too)."""
+    cfg = json.loads((FIXTURES / "hf-configs" / "meta-llama--Llama-3.1-8B.config.json").read_text())
+    cfg["vocab_size"] = "--hf_token FuzzSecretoWfTcucI2HcG2467"
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    r = run(["check", "--model", "m/config.json", "--snapshot", str(FIXTURES / "snapshots" / "h200-1gpu.json")],
+            tmp_path, cwd=tmp_path)
+    one_line_error(r, "vocab_size", "<redacted>")
+    assert "FuzzSecret" not in r.stderr + r.stdout
+
+
+def test_a_lone_surrogate_reaches_the_github_step_summary_without_a_crash(tmp_path):
+    snap = json.loads((FIXTURES / "snapshots" / "h200-1gpu.json").read_text())
+    snap["platform"]["hostname"] = "node\ud800x"
+    reports = tmp_path / "r"
+    reports.mkdir()
+    (reports / "a.json").write_text(json.dumps(snap), encoding="utf-8", errors="surrogatepass")
+    summary = tmp_path / "summary.md"
+    r = run(["fleet", "r", "--max-age", "100000d", "-f", "github"], tmp_path, cwd=tmp_path,
+            env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert r.rc in (0, 1) and "Traceback" not in r.stderr and not r.crash_files(), r.stderr
+    assert summary.read_text(encoding="utf-8")

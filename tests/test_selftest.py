@@ -330,3 +330,22 @@ def test_tiers_run_under_another_interpreter_with_only_the_doctor_package_added(
     env = child_env(None, str(tmp_path), base={})
     pkg_dir = env["PYTHONPATH"].split(os.pathsep)[0]
     assert os.listdir(pkg_dir) == ["doctor"]  # not the doctor's whole site-packages
+
+
+def test_st6_gives_the_same_install_advice_as_check():
+    """ST6 skipped for want of TensorRT-LLM names the install line and container PKG001 names (review D11)."""
+    from doctor.checks import Context
+    from doctor.checks.packages import install_plan
+    from doctor.commands.check import CheckOptions, build_target
+    from doctor.facts import Facts
+    from doctor.kb import default_kb
+
+    kb = default_kb()
+    res = _result(id="ST6", number=6, symbol="selftest-trtllm", title="TensorRT-LLM", status="skip",
+                  cause="trtllm-not-installed", reason="TensorRT-LLM is not installed in this Python", params={})
+    (f,) = findings_for([res], kb, python_version="3.12.3")
+    with open(os.path.join(ROOT, "fixtures/snapshots/h200-1gpu.json"), encoding="utf-8") as fh:
+        facts = Facts.from_dict(json.load(fh))
+    target = build_target(CheckOptions(), facts, kb)
+    rel, command, _ = install_plan(Context(facts, target, kb))
+    assert command and command in f.fix and rel.container in f.fix

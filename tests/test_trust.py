@@ -228,3 +228,21 @@ def test_a_policy_minimum_for_what_is_not_installed_sits_under_not_installed(tmp
     assert "POL002" not in [f["id"] for f in rep["findings"]]
     pkg = next(f for f in rep["findings"] if f["id"] == "PKG001")
     assert any(c["id"] == "POL002" and c["params"]["minimum"] == "0.17.0" for c in pkg["extra"]["consequences"])
+
+
+def test_the_target_a_policy_sets_is_shown(tmp_path):
+    """A trtllm-doctor.toml found upward changes the target: the header and the JSON say so (review D15)."""
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "trtllm-doctor.toml").write_text('[target]\nmodel = "llama-3.1-8b"\nquant = "fp8"\n')
+    snap = str(ROOT / "fixtures/snapshots/h200-1gpu.json")
+    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
+    human = subprocess.run([sys.executable, "-m", "doctor", "check", "--snapshot", snap], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120, env=env).stdout
+    assert "target from the policy: model llama-3.1-8b, quant fp8" in human.splitlines()[2]
+    rep = json.loads(subprocess.run([sys.executable, "-m", "doctor", "check", "--snapshot", snap, "-f", "json"], cwd=tmp_path,
+                                    capture_output=True, text=True, timeout=120, env=env).stdout)
+    assert rep["extra"]["policy"]["target"] == {"model": "llama-3.1-8b", "quant": "fp8"}
+    assert rep["target"]["model"] == "llama-3.1-8b" and rep["target"]["quant"] == "fp8"

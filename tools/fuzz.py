@@ -480,7 +480,7 @@ SPECIAL_TARGETS = [
 
 def special_case(rng, corpus, secret) -> Case:
     """A special file where a file is expected: each is a one-line usage error (exit 2), explain's big
-    sparse file aside (a regular file it streams)."""
+    sparse file aside (a regular file it streams) and fleet's oversized report (a corrupt node, exit 1)."""
     argv, what = rng.choice(SPECIAL_TARGETS)
     kind = rng.choice(["fifo", "zero", "urandom", "dir", "dangling", "sparse", "missing"])
     files = {"snap.json": json.dumps(rng.choice(corpus["snapshots"])).encode()}
@@ -490,6 +490,8 @@ def special_case(rng, corpus, secret) -> Case:
         specials = {name: "sparse-200m"}
     argv = [a.replace("X", name) if a in ("X", "@X") else a for a in argv]
     ok = (0, 1, 2) if kind == "sparse" and what in ("explain", "from-log") else (2,)
+    if kind == "sparse" and what == "fleet":  # a fleet merges many reports: an oversized one is a
+        ok = (1, 2)                                       # finding about its node (exit 1), as for a corrupt one
     if what == "engine-config" and kind == "missing":
         files["D/rank0.engine"] = b"\0"
     return Case("special", argv, files, specials=specials, ok_codes=ok, note=f"{what}:{kind}")

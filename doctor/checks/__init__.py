@@ -95,7 +95,9 @@ class Check:
 
     @property
     def doc(self) -> str:
-        return (self.func.__doc__ or "").strip()
+        import inspect
+
+        return inspect.cleandoc(self.func.__doc__ or "")  # the docstring without its source indentation
 
 
 _REGISTRY: dict[str, Check] = {}

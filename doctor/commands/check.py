@@ -221,7 +221,10 @@ def gather_facts(opts: CheckOptions) -> Facts:
         return load_snapshot(opts.snapshot)
     from doctor.probes import collect
 
-    return collect(python=opts.python, workdir=str(opts.workdir) if opts.workdir else None, timeout=opts.timeout)
+    workdir = str(opts.workdir) if opts.workdir else None
+    prefetch = getattr(opts, "prefetch", None)  # started by the CLI before the imports (doctor.probes.Prefetch)
+    facts = prefetch.facts(opts.python, workdir, opts.timeout) if prefetch is not None else None
+    return facts if facts is not None else collect(python=opts.python, workdir=workdir, timeout=opts.timeout)
 
 
 def run_check(opts: CheckOptions, kb: KB | None = None) -> Report:

@@ -8,7 +8,9 @@ note. The tiers themselves, with their figures, go to Report.extra["selftest"].
 
 from __future__ import annotations
 
+
 import os
+import platform
 import re
 import sys
 import time
@@ -90,10 +92,23 @@ def _cause(kb: KB, cause_id: str | None) -> Any:
         return kb.cause("unknown-failure")
 
 
-def findings_for(results: list[Any], kb: KB) -> list[Finding]:
+def _install_params(kb: KB, python_version: str | None) -> dict[str, Any]:
+    """The install line and container `check` (PKG001) gives: the newest stable release with wheels for this Python."""
+    minor = ".".join((python_version or "").split(".")[:2])
+    stable = [r for r in reversed(kb.releases) if not r.prerelease]
+    rel = next((r for r in stable if minor in r.python), stable[0] if stable else None)
+    if rel is None:
+        return {}
+    steps = list(rel.install) if rel.install else [f"pip3 install tensorrt_llm=={rel.version}"]
+    return {"install": " && ".join(steps), "container": getattr(rel, "container", None) or None, "release": rel.version}
+
+
+def findings_for(results: list[Any], kb: KB, python_version: str | None = None) -> list[Finding]:
     """Findings of the tiers: failures (errors), their warnings, and skips that name a cause (notes)."""
     out: list[Finding] = []
     for r in results:
+        if r.cause == "trtllm-not-installed":  # one install advice across commands (ST6 and PKG001 alike)
+            r.params = {**(r.params or {}), **_install_params(kb, python_version or platform.python_version())}
         extra = {"tier": r.number, "status": r.status, "exit": r.exit, "elapsed_s": r.elapsed_s}
         if r.stderr_tail:
             extra["stderr_tail"] = r.stderr_tail

@@ -41,6 +41,9 @@ def fix_params(params: dict[str, str]) -> dict[str, str]:
             out[name] = out[group]
     if not out.get("world_size") and out.get("tp_size", "").isdigit():
         out["world_size"] = str(int(out["tp_size"]) * int(out.get("pp_size", "1") or 1))
+    size = out.get("size", "")
+    if size.isdigit() and int(size) >= 2**20 and not out.get("size_human"):  # "24793579520 bytes" -> "23.1 GiB"
+        out["size_human"] = f"{int(size) / 2**30:.1f} GiB" if int(size) >= 2**30 else f"{int(size) / 2**20:.0f} MiB"
     ws = out.get("world_size", "")
     if "*" in ws and _PRODUCT.match(ws):  # "Engine world size (2 * 1)" (tp * pp)
         n = 1
@@ -285,6 +288,12 @@ def build_findings(scanner: Scanner, kb) -> list[Finding]:
                               "evidence": a.evidence, "count": a.count} for a in g.aggs[1:9]]
         own = {(best.file, ln) for _, ln in best.lines}
         kids = [k for k in _descendants(g) if (k.best.file, k.best.line) not in own]  # not another reading of the root's line
+        fields = set(re.findall(r"\{([a-z_]+)\}", cause.fix))
+        for k in _descendants(g):  # the numbers a consequence line carries, where the root's fix asks for them
+            for a in k.aggs:
+                for key, v in fix_params(a.params).items():
+                    if key in fields:
+                        params.setdefault(key, v)
         if kids:
             extra["consequences"] = [
                 {"category": k.cause, "title": kb.cause(k.cause).title, "id": cat.rules[k.best.rule].id.split("#")[0],

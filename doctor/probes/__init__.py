@@ -94,3 +94,35 @@ def collect(python: str | None = None, workdir: str | None = None, timeout: floa
         # (driver_api_version stays: it is the driver answering cuDriverGetVersion, whoever's bindings asked)
         facts.cuda.cuda_python = next((installed[n] for n in ("cuda-bindings", "cuda-python") if n in installed), None)
     return facts
+
+
+class Prefetch:
+    """``collect`` started in the background while the rest of the command imports and parses: the probes spend
+    most of their time in driver calls (NVML, cuInit) that release the GIL, so they overlap with the imports.
+    ``facts(...)`` returns them if the final options ask for the same probe; else None (the caller collects)."""
+
+    def __init__(self, python: str | None, workdir: str | None, timeout: float):
+        import atexit
+
+        from doctor.probes.proc import kill_all
+
+        self.args = (python, workdir, timeout)
+        self._box: dict[str, Any] = {}
+        atexit.register(kill_all)  # a usage error found meanwhile ends the run: no probe's tool outlives it
+
+        def run() -> None:
+            try:
+                self._box["facts"] = collect(python=python, workdir=workdir, timeout=timeout)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller, raised there
+                self._box["error"] = exc
+
+        self._thread = threading.Thread(target=run, name="trtllm-doctor-probes", daemon=True)
+        self._thread.start()
+
+    def facts(self, python: str | None, workdir: str | None, timeout: float) -> Facts | None:
+        if (python, workdir, timeout) != self.args:
+            return None
+        self._thread.join()
+        if "error" in self._box:
+            raise self._box["error"]
+        return self._box["facts"]

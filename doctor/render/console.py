@@ -83,6 +83,9 @@ def headline(area: str, facts: dict | None) -> str:
     if not facts:
         return ""
     try:
+        gsrc = (facts.get("gpus") or {}).get("source") or ""
+        if gsrc.startswith("--gpu") and area not in ("gpu", "model", "llm-api", "engine"):
+            return ""  # `plan --gpu`: a machine described by its GPUs only; nothing else about it is known
         if area == "platform":
             p = facts["platform"]
             distro = " ".join(x for x in (p.get("distro_name") or p.get("distro_id"), p.get("distro_version")) if x)
@@ -132,9 +135,9 @@ def headline(area: str, facts: dict | None) -> str:
             shm = h.get("shm_total_bytes")
             bits = [f"{h.get('cpus') or '?'} CPUs"]
             if ram:
-                bits.append(f"{ram / 2**30:.0f} GiB RAM")
+                bits.append(f"{ram / 2**30:.1f} GiB RAM")  # the precision the findings use
             if shm is not None:
-                bits.append(f"/dev/shm {shm / 2**30:.1f} GiB")
+                bits.append(f"/dev/shm {shm / 2**30:.2f} GiB" if shm < 2**30 else f"/dev/shm {shm / 2**30:.1f} GiB")
             for d in h.get("disks", [])[:1]:
                 if d.get("free_bytes") is not None:
                     bits.append(f"{d['free_bytes'] / 2**30:.0f} GiB free at {d['path']}")
@@ -150,7 +153,7 @@ def _labelled(pad: str, label: str, text: str, style: str = "") -> Line:
     return (head + text, style, len(head))
 
 
-def _finding_lines(f: Finding, verbose: bool, indent: str) -> list[Line]:
+def _finding_lines(f: Finding, verbose: bool, indent: str, same_fix: bool = False) -> list[Line]:
     out: list[Line] = [(f"{indent}{MARK[f.severity]} {f.title}", STYLE[f.severity], len(indent) + 2)]
     pad = indent + "    "
     if f.line is not None:
@@ -183,7 +186,7 @@ def _finding_lines(f: Finding, verbose: bool, indent: str) -> list[Line]:
     if nodes and f.area != "fleet":  # merged node findings: which nodes (fleet findings name them in seen:)
         shown = ", ".join(map(str, nodes[:12])) + (f" and {len(nodes) - 12} more" if len(nodes) > 12 else "")
         out.append(_labelled(pad, "nodes", shown))
-    out.append(_labelled(pad, "fix", f.fix))
+    out.append(_labelled(pad, "fix", "as above" if same_fix and not verbose else f.fix))
     if f.line is None:  # check findings: what this root cause also explains (one root cause, one error)
         for c in f.extra.get("consequences", []):
             if not isinstance(c, dict):
@@ -209,6 +212,8 @@ def _header(report: Report) -> list[Line]:
     if isinstance(policy, dict) and policy.get("file"):
         fail_on = policy.get("fail_on")
         lines.append((f"policy: {policy['file']}" + (f" (fails on {fail_on}s and above)" if fail_on else ""), "dim", 8))
+    if isinstance(policy, dict) and isinstance(policy.get("target"), dict) and policy["target"]:
+        lines.append(("target from the policy: " + ", ".join(f"{k} {v}" for k, v in policy["target"].items()), "dim", 8))
     return lines + [("", "", None)]
 
 
@@ -294,8 +299,8 @@ def _lines(report: Report, verbose: bool) -> list[Line]:
             if head_line:
                 text += f": {head_line}"
             lines.append((text, style, 4))
-            for f in found:
-                lines += _finding_lines(f, verbose, "    ")
+            for k, f in enumerate(found):  # a fix word for word the previous one's is not printed twice
+                lines += _finding_lines(f, verbose, "    ", same_fix=k > 0 and f.fix == found[k - 1].fix)
             for c in folded if not found else []:
                 lines.append((f"    {MARK[_severity(c.get('severity'))]} {c.get('title')}: a consequence ({c.get('why')}); "
                               "see above", "dim", 6))
@@ -305,11 +310,11 @@ def _lines(report: Report, verbose: bool) -> list[Line]:
                         extra = f" (skipped: {c.reason})" if c.status == "skip" else f": {c.reason}" if c.reason else " ok"
                         lines.append((f"    {MARK[c.status]} {c.id} {c.symbol}{extra}", STYLE[c.status], 6))
         others = [f for f in report.findings if f.area not in areas]
-        for f in others:
-            lines += _finding_lines(f, verbose, "")
+        for k, f in enumerate(others):
+            lines += _finding_lines(f, verbose, "", same_fix=k > 0 and f.fix == others[k - 1].fix)
     else:
-        for f in report.findings:
-            lines += _finding_lines(f, verbose, "")
+        for k, f in enumerate(report.findings):
+            lines += _finding_lines(f, verbose, "", same_fix=k > 0 and f.fix == report.findings[k - 1].fix)
             lines.append(("", "", None))
 
     if report.extra.get("message"):  # e.g. explain when no signature matched: what it saw instead

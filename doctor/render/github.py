@@ -88,7 +88,7 @@ def render(report: Report, *, verbose: bool = False) -> str:
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_path:
         try:
-            with open(summary_path, "a", encoding="utf-8") as fh:
+            with open(summary_path, "a", encoding="utf-8", errors="backslashreplace") as fh:  # a lone surrogate from a report
                 fh.write(step_summary(report) + "\n")
         except OSError as exc:
             lines.append(f"::warning title=trtllm-doctor::{escape_data(f'cannot append to GITHUB_STEP_SUMMARY ({summary_path}): {exc.strerror}')}")
