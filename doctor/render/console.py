@@ -229,7 +229,8 @@ def _plan_lines(report: Report) -> list[Line]:
             lines += calibration_lines(report.extra["calibration"])
     except (KeyError, TypeError, ValueError):  # a plan dict from elsewhere (tests, older JSON) without every field
         return []
-    return [(x, "", None) for x in lines] + [("", "", None)]
+    prose = ("Plan:", "Target:", "Checkpoint", "Does not fit", "Fits", "Note", "KV cache pool", "Suggested", "No commands")
+    return [(x, "", 4 if x.startswith(prose) else None) for x in lines] + [("", "", None)]  # tables and bars stay whole
 
 
 def _fleet_lines(report: Report, verbose: bool) -> list[Line]:
