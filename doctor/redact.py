@@ -59,7 +59,7 @@ _NOT_SECRET_KEYS = re.compile(
     r"|pass(?:es)?|bypass|compass|sig(?:nal|ma|moid)?s?|auth[_-]?(?:type|method|mode|url|host|enabled|scheme))$",
     re.I,
 )
-_KEY = r"[A-Za-z_][A-Za-z0-9_.\-]*"
+_KEY = r"(?<![A-Za-z0-9_.\-])[A-Za-z_][A-Za-z0-9_.\-]{0,79}"  # a whole word, bounded: linear on a 100 kB run of letters
 _WORD_TAIL = re.compile(r"(?:^|[_.\-]|(?<=[a-z0-9])(?=[A-Z]))([A-Za-z]+)$")
 
 
@@ -137,10 +137,11 @@ _URL_USER = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{1,15}://)([^/\s?#@:\"'<>]{12,}
 # key = value in every syntax: optional quote (and backslash-escaped quote) around the key, = or :, quoted or bare value
 _ASSIGN = re.compile(
     r"(?P<q1>\\?[\"']?)(?P<key>" + _KEY + r")(?P=q1)(?P<sep>[ \t\u00a0]*(?:=(?!=)|:(?!//|:))[ \t\u00a0]*)"
-    r"(?:(?P<vq>\\?[\"'])(?P<qval>(?:(?!(?P=vq)).){1,4096}?)(?P=vq)|(?P<val>[^\s\"',;&}\])]{1,4096}))"
+    r"(?:(?P<vq>\\?[\"'])(?P<qval>(?:(?!(?P=vq)).){1,4096}?)(?P=vq)|(?P<val>[^\s\"',;&}\])]{1,4096})"
+    r"|(?P<oq>\\?[\"'])(?P<oval>[^\s\"'\\,;&}\])]{1,4096}))"  # a quote never closed: a value cut short
 )
-_FLAG = re.compile(r"(?<![^\s'\"(\[=,])(?P<flag>--?[A-Za-z][A-Za-z0-9_\-]*)(?P<sep>[ \t]+|=)(?P<vq>[\"']?)(?P<val>[^\s\"')\]}]{1,4096})(?P=vq)")
-_SPACED = re.compile(r"\b(?P<key>(?:[A-Z][A-Z0-9_]*_)?(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|ACCESS_KEY))(?P<sep>[ \t]+)(?P<val>[^\s\"']{4,4096})")
+_FLAG = re.compile(r"(?<![^\s'\"(\[=,])(?P<flag>--?[A-Za-z][A-Za-z0-9_\-]{0,79})(?P<sep>[ \t]+|=)(?P<vq>[\"']?)(?P<val>[^\s\"')\]}]{1,4096})(?P=vq)")
+_SPACED = re.compile(r"(?<![A-Za-z0-9_])(?P<key>(?:[A-Z][A-Z0-9_]{0,79}_)?(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|ACCESS_KEY))(?P<sep>[ \t]+)(?P<val>[^\s\"']{4,4096})")
 _MYSQL = re.compile(r"(?i)\b(mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b([^\r\n]*?\s)-p(?!\s)([^\s\"']+)")
 _NETRC = re.compile(r"(?i)\b(login\s+\S+\s+password\s+)(\S+)")
 # anything that could start a secret: strings without one are returned at once (most strings are versions and
@@ -192,9 +193,11 @@ def _env_pattern(environ: dict[str, str] | None) -> re.Pattern[str] | None:
 
 def _assign(m: re.Match[str]) -> str:
     key = m.group("key")
-    value = m.group("qval") if m.group("qval") is not None else m.group("val")
+    value = next((v for v in (m.group("qval"), m.group("val"), m.group("oval")) if v is not None), "")
     if not secret_key(key) or _placeholder(value) or _VERSION.fullmatch(value):
         return m.group(0)
+    if m.group("oval") is not None:
+        return f"{m.group('q1')}{key}{m.group('q1')}{m.group('sep')}{m.group('oq')}{REDACTED}"
     if m.group("qval") is not None:
         vq = m.group("vq")
         return f"{m.group('q1')}{key}{m.group('q1')}{m.group('sep')}{vq}{REDACTED}{vq}"

@@ -772,3 +772,36 @@ def test_a_lone_surrogate_reaches_the_github_step_summary_without_a_crash(tmp_pa
             env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert r.rc in (0, 1) and "Traceback" not in r.stderr and not r.crash_files(), r.stderr
     assert summary.read_text(encoding="utf-8")
+
+
+def test_a_100_kb_string_where_a_number_belongs_is_refused_at_once(tmp_path):
+    """Found by the second fuzz run: the error line quoting a 100,000-character value took minutes to redact."""
+    cfg = json.loads((FIXTURES / "hf-configs" / "meta-llama--Llama-3.1-8B.config.json").read_text())
+    cfg["num_key_value_heads"] = "x" * 100_000
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    r = run(["check", "--model", "m/config.json", "--snapshot", str(FIXTURES / "snapshots" / "h200-1gpu.json"),
+             "-f", "markdown"], tmp_path, cwd=tmp_path, timeout=20)
+    one_line_error(r, "num_key_value_heads", "should be an integer")
+    assert r.wall < 10
+
+
+@pytest.mark.parametrize("text,secret", [
+    ("""found "{'password': 'FuzzSecretZw2pyCNWBjJJ1664\"""", "FuzzSecretZw2pyCNWBjJJ1664"),  # a repr cut short
+    ("token='abc123XYZsecret", "abc123XYZsecret"),
+])
+def test_a_quoted_secret_whose_quote_never_closes_is_redacted(text, secret):
+    from doctor.redact import redact
+
+    assert secret not in redact(text)
+
+
+def test_redaction_is_linear_on_long_runs():
+    import time as _time
+
+    from doctor.redact import redact
+
+    for text in ("x" * 100_000, "A_" * 50_000, "-" * 100_000, "'" * 100_000, "key='" * 20_000, "a=" * 50_000):
+        start = _time.perf_counter()
+        redact(f"found '{text}'")
+        assert _time.perf_counter() - start < 5, text[:10]
