@@ -33,7 +33,9 @@ def test_tiers_1_to_4_pass(name, tmp_path):
 def test_cuda_tier_measures_bandwidth_on_every_gpu(tmp_path):
     res = _run("cuda", tmp_path)
     assert res.status == "pass", res.reason
-    assert res.metrics["copy_bytes"] == 1 << 30
+    from doctor.selftest.tier_cuda import COPY_MIB
+
+    assert res.metrics["copy_bytes"] == COPY_MIB << 20 == 512 << 20
     for g in res.metrics["gpus"]:
         assert g["h2d_gbps"] > 1 and g["d2h_gbps"] > 1
 

@@ -31,7 +31,7 @@ class TierSpec:
 
 TIERS: tuple[TierSpec, ...] = (
     TierSpec(1, "ST1", "selftest-nvml", "nvml", "NVML: GPUs, clocks and memory", "doctor.selftest.tier_nvml", 20.0, "gpu-hung"),
-    TierSpec(2, "ST2", "selftest-cuda-driver", "cuda", "CUDA driver: contexts and a 1 GiB round trip", "doctor.selftest.tier_cuda", 60.0, "gpu-hung"),
+    TierSpec(2, "ST2", "selftest-cuda-driver", "cuda", "CUDA driver: contexts and a 512 MiB round trip", "doctor.selftest.tier_cuda", 60.0, "gpu-hung"),
     TierSpec(3, "ST3", "selftest-kernel", "kernel", "Kernel: NVRTC build for this GPU, run and verify", "doctor.selftest.tier_kernel", 60.0, "gpu-hung", needs_cuda=True),
     TierSpec(4, "ST4", "selftest-fp8", "fp8", "FP8: e4m3 matrix multiply-accumulate on the tensor cores", "doctor.selftest.tier_fp8", 90.0, "gpu-hung", needs_cuda=True),
     TierSpec(5, "ST5", "selftest-multi-gpu", "multigpu", "Multi-GPU: peer access and NCCL all-reduce", "doctor.selftest.tier_multigpu", 180.0, "nccl-failure", crash_cause="nccl-failure", needs_cuda=True),
