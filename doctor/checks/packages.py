@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from doctor.checks import Context, Fail, Skip, check
@@ -104,8 +103,10 @@ def tensorrt_matches_release(ctx: Context):
     if rel is None or not rel.tensorrt_spec:
         return Skip("release's TensorRT pin unknown")
     try:
+        from packaging.specifiers import SpecifierSet  # only when tensorrt is installed: 3-5 ms of import otherwise
+
         ok = SpecifierSet(rel.tensorrt_spec).contains(Version(trt), prereleases=True)
-    except (InvalidSpecifier, InvalidVersion):
+    except (ValueError, InvalidVersion):  # packaging's InvalidSpecifier is a ValueError
         return Skip(f"unreadable version {trt!r} or pin {rel.tensorrt_spec!r}")
     if not ok:
         return Fail(f"tensorrt {trt} with TensorRT-LLM {ctx.target.release_version}",
