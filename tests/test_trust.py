@@ -125,7 +125,11 @@ def test_macos_is_one_root_and_no_linux_fix():
     assert [f.id for f in r.findings if f.severity.value == "error"] == ["OS001"]
     assert not any("apt-get" in f.fix for f in r.findings)
     gpu = {c.id: c.status for c in r.checks}
-    assert gpu["GPU001"] == "skip" and gpu["PKG001"] == "skip"
+    assert gpu["GPU001"] == "skip"
+    # not a green "Packages" either: TensorRT-LLM is missing, as a consequence of the OS (review: no silent pass)
+    assert gpu["PKG001"] == "fail"
+    os001 = next(f for f in r.findings if f.id == "OS001")
+    assert any(c["id"] == "PKG001" for c in os001.extra["consequences"])
 
 
 def test_v100_names_the_last_release_for_its_sm():

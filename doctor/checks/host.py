@@ -79,7 +79,9 @@ def shm(ctx: Context):
                    else "docker run --shm-size=16g (or --ipc=host)")
         else:
             how = "sudo mount -o remount,size=16G /dev/shm (and the size= option of its /etc/fstab line)"
-        return Fail(f"/dev/shm is {size / GIB:.2f} GiB" + ("" if multi else " (one GPU: matters for Triton's Python backend)"),
+        n = len(ctx.facts.gpus.gpus)
+        scope = "" if multi else f" ({'one GPU' if n == 1 else 'no GPU visible'}: matters for Triton's Python backend)"
+        return Fail(f"/dev/shm is {size / GIB:.2f} GiB" + scope,
                     f">= {MIN_SHM_GIB} GiB", {"shm_gib": round(size / GIB, 2), "how": how},
                     severity=Severity.WARNING if (multi or container) else Severity.INFO)
     return None

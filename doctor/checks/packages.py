@@ -53,8 +53,10 @@ def trtllm_installed(ctx: Context):
     (the one asked with --trtllm-version, or that built the --engine, else the newest that suits this Python
     and driver) and one install line that works as pasted."""
     pk = ctx.facts.packages
-    if ctx.facts.platform.system not in (None, "Linux"):
-        return Skip("TensorRT-LLM has no wheels for this OS (OS001)")
+    if ctx.facts.platform.system not in (None, "Linux") and "tensorrt-llm" not in pk.installed:
+        # not a pass: it is missing, because of the OS (OS001 is the root; this sits under it as a consequence)
+        return Fail(f"no tensorrt-llm distribution in {pk.python or 'this Python'}; it has no wheels for "
+                    f"{ctx.facts.platform.system}", "a Linux machine (or WSL2) with an NVIDIA GPU", {})
     if pk.error and not pk.installed:
         return Skip(f"packages unknown ({pk.error})")
     if "tensorrt-llm" in pk.installed:
