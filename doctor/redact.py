@@ -274,6 +274,14 @@ def _patterns(text: str) -> str:
     return text
 
 
+def redactor(environ: dict[str, str] | None = None):
+    """(text -> text, data -> data) with the environment's secrets collected once: for redacting many strings
+    (a whole report) without rebuilding the environment pattern for each."""
+    env = _env_pattern(environ)
+    return ((lambda text: _redact(text, env) if isinstance(text, str) and text else text),
+            (lambda value: _redact_data(value, env, 0)))
+
+
 def redact_data(value: Any, environ: dict[str, str] | None = None) -> Any:
     """A copy of JSON-like data with every string redacted, and the value of every key that names a secret hidden."""
     return _redact_data(value, _env_pattern(environ), 0)  # the environment's secrets are collected once per call

@@ -65,15 +65,9 @@ def can_encode(sample: str, encoding: str) -> bool:
 
 def safe_report(report: Report) -> Report:
     """A copy of the report with every string redacted (the renderers only ever see this)."""
-    from doctor.redact import _env_pattern, _redact, _redact_data
+    from doctor.redact import redactor
 
-    env = _env_pattern(None)  # the environment's secrets, collected once for the whole report
-
-    def redact(text: str) -> str:
-        return _redact(text, env) if isinstance(text, str) and text else text
-
-    def redact_data(value):
-        return _redact_data(value, env, 0)
+    redact, redact_data = redactor()  # the environment's secrets, collected once for the whole report
 
     def finding(f: Finding) -> Finding:
         return Finding(
