@@ -250,3 +250,24 @@ def test_the_target_a_policy_sets_is_shown(tmp_path):
                                     capture_output=True, text=True, timeout=120, env=env).stdout)
     assert rep["extra"]["policy"]["target"] == {"model": "llama-3.1-8b", "quant": "fp8"}
     assert rep["target"]["model"] == "llama-3.1-8b" and rep["target"]["quant"] == "fp8"
+
+
+def test_install_line_makes_the_venv_after_the_python_it_installs():
+    """0.9.0 on a Python 3.12 machine: apt-get installs python3.10 first, then the venv, then pip (review D11);
+    apt-get gets sudo when the user is not root."""
+    import json
+
+    snap = json.loads((SNAPSHOTS / "h200-1gpu.json").read_text())
+    snap["host"]["is_root"] = False
+    facts = Facts.from_dict(snap)
+    target = build_target(CheckOptions(trtllm_version="0.9.0"), facts, KBASE)
+    from doctor.checks import Context
+    from doctor.checks.packages import install_plan
+
+    _, line, _ = install_plan(Context(facts, target, KBASE))
+    steps = [s.strip() for s in line.split("&&")]
+    apt = next(i for i, s in enumerate(steps) if "install python3.10" in s)
+    venv = steps.index("python3.10 -m venv ~/venvs/trtllm")
+    pip = next(i for i, s in enumerate(steps) if s.startswith("pip"))
+    assert apt < venv < pip and steps[venv + 1] == ". ~/venvs/trtllm/bin/activate"
+    assert all(s.startswith("sudo ") for s in steps if "apt-get" in s)

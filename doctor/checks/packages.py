@@ -31,9 +31,14 @@ def install_plan(ctx: Context) -> tuple[object | None, str | None, str]:
         return None, None, ""
     steps = list(rel.install) if rel.install else [f"pip3 install tensorrt_llm=={rel.version}"]
     fits = []
+    root = bool(getattr(f.host, "is_root", False))
+    steps = [part.strip() for x in steps for part in x.split("&&") if part.strip()]
+    steps = [("sudo " + x if x.startswith("apt-get") and not root else x) for x in steps]  # as a user pastes it
     if minor and minor not in rel.python:
         py = rel.python[-1]
-        steps = [f"python{py} -m venv ~/venvs/trtllm", ". ~/venvs/trtllm/bin/activate"] + steps
+        # the venv after the system packages (they may be what installs python3.X), before the first pip
+        at = next((i for i, x in enumerate(steps) if x.split()[0] in ("pip", "pip3", "python3", "python")), len(steps))
+        steps = steps[:at] + [f"python{py} -m venv ~/venvs/trtllm", ". ~/venvs/trtllm/bin/activate"] + steps[at:]
         fits.append(f"needs Python {' or '.join(rel.python)}; this is {f.python.version}")
     elif minor:
         fits.append(f"fits Python {f.python.version}")
