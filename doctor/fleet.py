@@ -446,16 +446,24 @@ def merge(
         if counter:
             majority[key] = _majority(counter)
 
-    # the nodes' own findings, merged by rule and title
-    merged: dict[tuple[str, str, str], tuple[dict[str, Any], list[str]]] = {}
+    # the nodes' own findings, merged by rule and title: one finding over N nodes, at the worst severity any of
+    # them has (a /dev/shm warning on multi-GPU nodes and a note on single-GPU ones are one line, not two)
+    rank = {s.value: s.rank for s in Severity}
+    merged: dict[tuple[str, str], list[Any]] = {}  # (id, title) -> [finding, nodes, the node it is from]
     for r in usable:
         for f in r.findings:
-            k = (str(f.get("id")), str(f.get("severity")), str(f.get("title", "")))
+            k = (str(f.get("id")), str(f.get("title", "")))
             if k not in merged:
-                merged[k] = (f, [])
+                merged[k] = [f, [], r.node]
+            elif rank.get(str(f.get("severity")), 0) > rank.get(str(merged[k][0].get("severity")), 0):
+                merged[k][0], merged[k][2] = f, r.node  # the worst node's finding speaks for the group
             merged[k][1].append(r.node)
     node_findings = []
-    for (fid, sev, title), (f, names) in merged.items():
+    for (fid, title), (f, names, speaker) in merged.items():
+        sev = str(f.get("severity"))
+        if sev not in rank:
+            sev = Severity.ERROR.value
+        names = [speaker] + [n for n in names if n != speaker]
         extra = dict(f.get("extra") or {}) if isinstance(f.get("extra"), dict) else {}
         extra["nodes"] = names
         evidence = str(f.get("evidence", ""))

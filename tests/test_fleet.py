@@ -184,3 +184,24 @@ def test_cli_exit_codes_and_table(tmp_path):
     assert cli(str(tmp_path / "n*.json"), cwd=tmp_path).returncode == 0
     assert cli("--max-age", "soon", str(tmp_path), cwd=tmp_path).returncode == 2
     assert cli(str(tmp_path / "empty-dir-*"), cwd=tmp_path).returncode == 2
+
+
+def test_one_finding_over_nodes_whatever_its_severity_on_each():
+    """/dev/shm is a warning on a multi-GPU node and a note on a single-GPU one: one merged finding at the worst
+    severity, naming every node, the worst node first (review D13: no copy per severity)."""
+    from doctor.commands.check import CheckOptions, run_check
+
+    doc = run_check(CheckOptions(snapshot=SNAPSHOTS / "cpu-container.json")).to_dict()
+    shm = next(f for f in doc["findings"] if f["id"] == "HOST003")
+    docs = []
+    assert shm
+    for host, sev in (("a", "info"), ("b", "warning"), ("c", "info")):
+        d = json.loads(json.dumps(doc, default=str))
+        d["facts"]["platform"]["hostname"] = host
+        d["facts"]["created"] = NOW.isoformat()
+        next(f for f in d["findings"] if f["id"] == "HOST003")["severity"] = sev
+        docs.append(d)
+    result = merge([parse_document(d, "x") for d in docs], now=NOW)
+    merged = [f for f in result.findings if f.id == "HOST003"]
+    assert len(merged) == 1 and merged[0].severity.value == "warning"
+    assert merged[0].extra["nodes"][0] == "b" and sorted(merged[0].extra["nodes"]) == ["a", "b", "c"]
