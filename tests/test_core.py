@@ -213,3 +213,9 @@ def test_a_check_that_reports_another_severity_says_when_in_rules():
     assert not missing, f"checks that change their severity without severity_when: {sorted(set(missing))}"
     out = cli("rules", "HOST006").stdout.decode()
     assert "a warning when TensorRT-LLM is not installed" in out
+
+
+def test_a_retired_id_is_explained_not_unknown():
+    """The id list skips MDL002 (review D22): `rules MDL002` says it was never used, exit 0."""
+    r = cli("rules", "MDL002")
+    assert r.returncode == 0 and b"retired" in r.stdout and b"never reused" in r.stdout

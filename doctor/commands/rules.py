@@ -62,6 +62,13 @@ def run_rules(rule_id: str | None, fmt: str = "human") -> str:
     if rule_id is None:
         return _listing(kb, checks, fmt)
     chk = find_check(rule_id) or find_check(rule_id.upper())
+    from doctor.checks import RETIRED
+
+    if chk is None and rule_id.upper() in RETIRED:
+        why = RETIRED[rule_id.upper()]
+        if fmt == "json":
+            return json.dumps({"id": rule_id.upper(), "retired": why}, indent=2) + "\n"
+        return f"{rule_id.upper()}: retired ({why}); ids are permanent and never reused\n"
     if chk is not None:
         cause, fix = _cause_text(kb, chk.cause)
         if fmt == "json":
