@@ -269,3 +269,19 @@ def test_the_root_fix_quotes_the_numbers_of_its_consequence_lines():
     root = explain_text(text, default_kb())[0]
     assert root.category == "build-oom"
     assert "24793579520 bytes" in root.fix and "23.1 GiB" in root.fix
+
+
+def test_a_context_line_is_a_root_only_when_it_explains_a_failure():
+    """pip fetching the tensorrt-llm stub sdist means no wheel matched; it is the root of a failed build after
+    it (review D12's wheel-stub log), and nothing at all in a healthy install that prints the same line."""
+    from doctor.explain.run import explain_text
+    from doctor.kb import default_kb
+
+    kb = default_kb()
+    failed = (ROOT / "fixtures/logs/holdout/python-no-wheel-py312-wheel-stub-0.15-trtllm-2181.log").read_text()
+    roots = explain_text(failed, kb)
+    assert roots[0].category == "python-no-wheel" and roots[0].severity.value == "error"
+    assert any(c["category"] == "pip-build-failed" for c in roots[0].extra["consequences"])
+    healthy = (ROOT / "fixtures/logs/clean-pip-install-wheel-stub-download-trtllm-4275.log").read_text()
+    assert __import__("re").search(r"tensorrt[-_]llm-[0-9.]+\.tar\.gz", healthy)  # the same context line is in it
+    assert [f for f in explain_text(healthy, kb) if f.category == "python-no-wheel"] == []

@@ -8,7 +8,7 @@
 - fixtures/logs/eval/public-p4: public GitHub threads not cited before (27 of the 68 from TensorRT-LLM deployments), sealed
   until measured (73.3% before tuning);
 - fixtures/logs/eval/public-p5: public threads not cited before, collected 2026-12-02 and sealed until measured
-  (34/41, 82.9% before tuning; 40/41 after: lower-case ENOSPC, opal_init, device asserts in operator(), a wrapped watchdog line, pre-21 pip wording, a ModelOpt export vocabulary).
+  (34/41, 82.9% before tuning; 41/41 after: lower-case ENOSPC, opal_init, device asserts in operator(), a wrapped watchdog line, pre-21 pip wording, a ModelOpt export vocabulary, the stub sdist as context).
 
 Each was measured before it was used for tuning (the figures are in the issue notes and
 benchmarks/eval_explain.py prints them); here they guard against regressions: the right root cause

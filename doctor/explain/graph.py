@@ -24,7 +24,7 @@ from doctor.report import Finding, Report, Severity
 
 CHECK_HINT = "run `trtllm-doctor check` on the machine that produced the log"
 _SEV = {"error": 2, "warning": 1, "info": 0}
-_ROLE = {"root": 0, "consequence": 1, "benign": 2}
+_ROLE = {"root": 0, "consequence": 1, "context": 1, "benign": 2}
 _CONFIDENCE = {0: "high", 1: "high", 2: "medium", 3: "low"}
 
 # Named groups that carry a fix-template field under another name.
@@ -192,7 +192,9 @@ def link(groups: list[Group], graph: dict[str, set[str]]) -> list[Group]:
     if len(errors) > 1 and all(g.generic for g in errors):  # (5)
         for g in errors[1:]:
             attach(g, [errors[0]])
-    return [g for g in ordered if free(g)]
+    # a context line (pip fetched the tensorrt-llm stub sdist: no wheel matched) is a root only when it explains
+    # something that failed; alone it is what a healthy install prints too, and says nothing
+    return [g for g in ordered if free(g) and not (g.role == "context" and not g.children)]
 
 
 def _descends_from(a: Group, g: Group) -> bool:
@@ -287,7 +289,7 @@ def build_findings(scanner: Scanner, kb) -> list[Finding]:
             extra["also"] = [{"id": cat.rules[a.rule].id.split("#")[0], "symbol": _symbol(a.label), "line": a.line,
                               "evidence": a.evidence, "count": a.count} for a in g.aggs[1:9]]
         own = {(best.file, ln) for _, ln in best.lines}
-        kids = [k for k in _descendants(g) if (k.best.file, k.best.line) not in own]  # not another reading of the root's line
+        kids = [k for k in _descendants(g) if (k.best.file, k.best.line) not in own and k.role != "context"]  # not another reading of the root's line
         fields = set(re.findall(r"\{([a-z_]+)\}", cause.fix))
         for k in _descendants(g):  # the numbers a consequence line carries, where the root's fix asks for them
             for a in k.aggs:

@@ -33,7 +33,7 @@ CACHE = 4096
 MAX_EXCEPTIONS = 32  # the first ones kept whole; after that only the last ones
 CHAIN_HEADS = (b"During handling of the above exception", b"The above exception was the direct cause")
 
-_ROLE = {"root": 0, "consequence": 1, "benign": 2}
+_ROLE = {"root": 0, "consequence": 1, "context": 1, "benign": 2}
 # A line logged below error level: a library's own error string (an enumeration's text, "out of memory") in it is
 # prose, a hint or a retry, not the failure ("CUDA graphs can take additional memory... if you are running out of memory").
 _QUIET_LEVEL = re.compile(

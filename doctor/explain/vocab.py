@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 KINDS = ("enum", "messages", "table")
-ROLES = ("root", "consequence", "benign")
+ROLES = ("root", "consequence", "benign", "context")  # context: only as the explanation of an error
 SEVERITIES = ("error", "warning", "info")
 VOCAB_KEYS = {"id", "title", "component", "kind", "source", "source_url", "source_count", "generated_by",
               "contexts", "code_patterns", "key_patterns", "default_cause", "default_params", "default_role", "note"}
