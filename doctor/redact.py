@@ -132,7 +132,7 @@ _KEY_HEADER = re.compile(
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic|token)(\s+)([A-Za-z0-9._~+/=\-:]{3,})")
 # URL user info: the password (which may itself hold '@') and token-looking user names.
-_URL_CRED = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{1,15}://)([^/\s?#@:\"'<>]*):([^/\s?#\"'<>]+)@(?=[^/\s?#@\"'<>]+(?:[/?#\s\"'<>]|$))")
+_URL_CRED = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{1,15}://)([^/\s?#@:\"'<>]*):([^/\s?#\"'<>]+)@(?=[^/\s?#@\"'<>]*(?:[/?#\s\"'<>]|$))")  # the host may be cut off (a value quoted short)
 _URL_USER = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{1,15}://)([^/\s?#@:\"'<>]{12,})@")
 # key = value in every syntax: optional quote (and backslash-escaped quote) around the key, = or :, quoted or bare value
 _ASSIGN = re.compile(

@@ -789,6 +789,7 @@ def test_a_100_kb_string_where_a_number_belongs_is_refused_at_once(tmp_path):
 @pytest.mark.parametrize("text,secret", [
     ("""found "{'password': 'FuzzSecretZw2pyCNWBjJJ1664\"""", "FuzzSecretZw2pyCNWBjJJ1664"),  # a repr cut short
     ("token='abc123XYZsecret", "abc123XYZsecret"),
+    ("found 'https://user:FuzzSecretP6HMr5DS3hZh2921@'", "FuzzSecretP6HMr5DS3hZh2921"),  # fuzz run 4: a URL cut at '@'
 ])
 def test_a_quoted_secret_whose_quote_never_closes_is_redacted(text, secret):
     from doctor.redact import redact
