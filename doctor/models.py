@@ -189,6 +189,9 @@ def spec_from_hf_config(cfg: Any, where: str = "config.json", name: str | None =
     top_k = _get(cfg, where, "num_experts_per_tok", "experts_per_token", "top_k_experts", "moe_top_k", "top_k",
                  default=0) if experts else 0
     moe_inter = _get(cfg, where, "moe_intermediate_size", default=0) if experts else 0
+    if not experts and any(f in ("moe", "moe+dense") for f in ffns):  # found by tools/fuzz.py (a ZeroDivisionError)
+        raise ModelConfigError(f"{where}: hybrid_override_pattern has MoE layers ('E') but the config has no experts "
+                               "(num_experts / n_routed_experts is 0 or missing)")
     shared = 0
     dense_layers = 0
     dense_inter = 0

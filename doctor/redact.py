@@ -133,6 +133,9 @@ _KEY_HEADER = re.compile(
 _BEARER = re.compile(r"(?i)\b(bearer|basic|token)(\s+)([A-Za-z0-9._~+/=\-:]{3,})")
 # URL user info: the password (which may itself hold '@') and token-looking user names.
 _URL_CRED = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{1,15}://)([^/\s?#@:\"'<>]*):([^/\s?#\"'<>]+)@(?=[^/\s?#@\"'<>]*(?:[/?#\s\"'<>]|$))")  # the host may be cut off (a value quoted short)
+# user:password of a URL cut before its '@' (a value quoted short): after "scheme://user:" a port is digits
+_URL_CUT = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{1,15}://)([^/\s?#@:\"'<>\[\]]+):(?!\d+(?:[/?#\s\"'<>]|$))"
+                      r"([^/\s?#@:\"'<>]{4,})(?=[\"'\s<>]|$)")
 _URL_USER = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{1,15}://)([^/\s?#@:\"'<>]{12,})@")
 # key = value in every syntax: optional quote (and backslash-escaped quote) around the key, = or :, quoted or bare value
 _ASSIGN = re.compile(
@@ -265,6 +268,7 @@ def _patterns(text: str) -> str:
         text = header.sub(lambda m: m.group(0) if _placeholder(m.group(3)) else f"{m.group(1)}{m.group(2)}{REDACTED}", text)
     text = _BEARER.sub(_bearer, text)
     text = _URL_CRED.sub(lambda m: f"{m.group(1)}{m.group(2)}:{REDACTED}@" if not _placeholder(m.group(3)) else m.group(0), text)
+    text = _URL_CUT.sub(lambda m: f"{m.group(1)}{m.group(2)}:{REDACTED}" if not _placeholder(m.group(3)) else m.group(0), text)
     text = _URL_USER.sub(lambda m: f"{m.group(1)}{REDACTED}@" if _looks_secret(m.group(2)) else m.group(0), text)
     text = _MYSQL.sub(lambda m: f"{m.group(1)}{m.group(2)}-p{REDACTED}", text)
     text = _NETRC.sub(lambda m: f"{m.group(1)}{REDACTED}", text)

@@ -790,6 +790,7 @@ def test_a_100_kb_string_where_a_number_belongs_is_refused_at_once(tmp_path):
     ("""found "{'password': 'FuzzSecretZw2pyCNWBjJJ1664\"""", "FuzzSecretZw2pyCNWBjJJ1664"),  # a repr cut short
     ("token='abc123XYZsecret", "abc123XYZsecret"),
     ("found 'https://user:FuzzSecretP6HMr5DS3hZh2921@'", "FuzzSecretP6HMr5DS3hZh2921"),  # fuzz run 4: a URL cut at '@'
+    ("found 'https://user:FuzzSecret8UWR1rUyccaC11292'", "FuzzSecret8UWR1rUyccaC11292"),  # fuzz run 5: cut before '@'
 ])
 def test_a_quoted_secret_whose_quote_never_closes_is_redacted(text, secret):
     from doctor.redact import redact
@@ -806,3 +807,20 @@ def test_redaction_is_linear_on_long_runs():
         start = _time.perf_counter()
         redact(f"found '{text}'")
         assert _time.perf_counter() - start < 5, text[:10]
+
+
+def test_an_moe_layer_pattern_without_experts_is_refused(tmp_path):
+    """Fuzz run 5: a Nemotron-H pattern with MoE layers ('E') and n_routed_experts 0 divided by zero in sizing."""
+    cfg = json.loads((FIXTURES / "hf-configs" / "nvidia--NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.config.json").read_text())
+    cfg["n_routed_experts"] = 0
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    r = run(["plan", "--model", "m/config.json", "--gpu", "H200", "-f", "json"], tmp_path, cwd=tmp_path)
+    one_line_error(r, "hybrid_override_pattern", "no experts")
+
+
+def test_ports_and_hosts_are_not_taken_for_passwords():
+    from doctor.redact import redact
+
+    for text in ("http://proxy:3128", "http://localhost:8000/v1", "http://[::1]:8080", "https://docs.nvidia.com:443/x"):
+        assert redact(text) == text
