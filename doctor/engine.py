@@ -319,6 +319,12 @@ def _top_keys(text: str) -> set[str]:
     return keys
 
 
+def _non_finite():
+    def refuse(name: str):  # NaN / Infinity / -Infinity: not JSON, and never in a config trtllm-build wrote
+        raise ValueError(f"{name} in it; trtllm-build writes finite numbers only, the config is corrupt")
+    return refuse
+
+
 def _decode(text: str, where: str) -> dict[str, Any]:
     stripped = text.strip()
     if not stripped:
@@ -329,7 +335,7 @@ def _decode(text: str, where: str) -> dict[str, Any]:
         raise EngineConfigError(f"{where}: not a whole config.json: the text does not start with '{{'{what}; "
                                 "a fragment of a config was pasted. Use the complete file trtllm-build wrote")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_non_finite())
     except RecursionError:
         raise EngineConfigError(f"{where}: JSON nested too deeply to be an engine config.json") from None
     except json.JSONDecodeError as exc:
@@ -455,6 +461,7 @@ def _parse_new(data: dict[str, Any], where: str) -> EngineInfo:
     pc = root.section("pretrained_config")
     bc = root.section("build_config")
     plugin = bc.section("plugin_config")
+    plugin.int("tokens_per_block")  # validated here: the KV-cache sizing divides by it
     mapping = pc.section("mapping", required=False) or _Fields({}, where, "pretrained_config.mapping")
     quant = pc.section("quantization")
     moe = pc.section("moe", required=False)
@@ -505,6 +512,7 @@ def _parse_old(data: dict[str, Any], where: str) -> EngineInfo:
     root = _Fields(data, where, "")
     bc = root.section("builder_config")
     plugin = root.section("plugin_config")
+    plugin.int("tokens_per_block")  # validated here: the KV-cache sizing divides by it
     precision = bc.str("precision", required=True) or ""
     info = EngineInfo(
         path="", config_path=where, layout="old", version=None,

@@ -824,3 +824,23 @@ def test_ports_and_hosts_are_not_taken_for_passwords():
 
     for text in ("http://proxy:3128", "http://localhost:8000/v1", "http://[::1]:8080", "https://docs.nvidia.com:443/x"):
         assert redact(text) == text
+
+
+@pytest.mark.parametrize("value", ["Infinity", "NaN", "1e400"])
+def test_a_non_finite_number_in_an_engine_config_is_refused(tmp_path, value):
+    """Fuzz run 6: plugin_config.tokens_per_block = Infinity crashed the KV sizing (int(inf))."""
+    eng = tmp_path / "eng"
+    eng.mkdir()
+    src = FIXTURES / "engines" / "llama2-7b-0.13.0-ditto-constants-rtxa6000.json"
+    text = src.read_text()
+    import re as _re
+
+    if '"tokens_per_block"' in text:
+        text = _re.sub(r'"tokens_per_block":\s*[0-9]+', f'"tokens_per_block": {value}', text)
+    else:
+        text = text.replace('"plugin_config": {', f'"plugin_config": {{"tokens_per_block": {value}, ', 1)
+    (eng / "config.json").write_text(text)
+    (eng / "rank0.engine").write_bytes(b"\0")
+    r = run(["check", "--engine", "eng", "--snapshot", str(FIXTURES / "snapshots" / "h200-1gpu.json")], tmp_path,
+            cwd=tmp_path)
+    one_line_error(r, "config")
