@@ -1269,6 +1269,15 @@ def _truthy(value: Any) -> bool:
     return bool(conv) if state == "ok" else False
 
 
+def _option_or_default(options: dict, schema: dict, top: str, key: str) -> tuple[int | None, str]:
+    """An integer option as given, else (when the file leaves it out) the release's default, with a note saying so."""
+    raw = options.get(key)
+    if raw is None:
+        value = _int(_schema_default(schema, top, key))
+        return value, (" (the release's default)" if value is not None else "")
+    return _int(raw), ""
+
+
 def _schema_default(schema: dict, top: str, name: str) -> Any:
     f = schema.get("models", {}).get(top, {}).get("fields", {}).get(name) or {}
     return f.get("default")
@@ -1303,12 +1312,7 @@ def _cross_checks(ctx: _Ctx, options: dict, context: LlmArgsContext | None, top:
     # is off ("... should not exceed max_num_tokens", tests/unittest/llmapi/test_llm.py
     # test_max_num_token_check).
     chunked = _truthy(options.get("enable_chunked_prefill"))
-    mnt_raw = options.get("max_num_tokens")
-    mnt = _int(mnt_raw)
-    mnt_note = ""
-    if mnt is None and mnt_raw is None:
-        mnt = _int(_schema_default(schema, top, "max_num_tokens"))
-        mnt_note = " (the release's default)"
+    mnt, mnt_note = _option_or_default(options, schema, top, "max_num_tokens")
     msl = _int(options.get("max_seq_len"))
     if not chunked and mnt is not None and "max_num_tokens" not in flagged:
         if msl is not None and "max_seq_len" not in flagged and mnt < msl:
@@ -1328,12 +1332,7 @@ def _cross_checks(ctx: _Ctx, options: dict, context: LlmArgsContext | None, top:
 
     # CUDA graph batch sizes vs max_batch_size. Source: tensorrt_llm/_torch/pyexecutor/model_engine.py
     # _filter_cuda_graph_batch_sizes drops sizes above min(max_batch_size, max_num_tokens/(1+draft)).
-    mbs_raw = options.get("max_batch_size")
-    mbs = _int(mbs_raw)
-    mbs_note = ""
-    if mbs is None and mbs_raw is None:
-        mbs = _int(_schema_default(schema, top, "max_batch_size"))
-        mbs_note = " (the release's default)"
+    mbs, mbs_note = _option_or_default(options, schema, top, "max_batch_size")
     sizes_raw, sizes_key = _first(options, "cuda_graph_config.batch_sizes", "cuda_graph_batch_sizes")
     sizes = [_int(s) for s in sizes_raw] if isinstance(sizes_raw, list) else []
     sizes = [s for s in sizes if s is not None]
